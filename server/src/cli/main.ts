@@ -1,0 +1,55 @@
+/**
+ * `airlock` command line: argument parsing only; the work happens in gateway/ and the command modules.
+ * Every failure ends with one clear message on stderr and a non-zero exit, never a stack trace.
+ */
+import { AirlockError } from '../errors/airlock-error.js';
+import { runServe } from './serve-command.js';
+import { runStdioWrapper } from './run-command.js';
+
+const USAGE = `usage:
+  airlock serve [--config airlock.config.json]
+  airlock run [--policy policy.json] -- <upstream command…>
+  airlock policy validate <file>
+  airlock policy check <file> --tool NAME --args JSON [--grant G]
+  airlock audit verify | airlock audit export --format jsonl [--since T]
+  airlock migrate`;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const io: CliIo = {
+  stdout: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return runServe(rest, io);
+    case 'run':
+      return runStdioWrapper(rest, io);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      io.stdout(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      io.stderr(`airlock: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = error instanceof AirlockError ? error.message : `unexpected error: ${(error as Error)?.stack ?? String(error)}`;
+    io.stderr(`airlock: ${message}`);
+    process.exitCode = error instanceof AirlockError && error.code === 'CONFIG_INVALID' ? 78 : 1;
+  },
+);

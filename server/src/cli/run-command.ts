@@ -1,0 +1,38 @@
+import { parseConfig } from '../config/load.js';
+import { createGateway } from '../gateway/create-gateway.js';
+import { createLogger } from '../log/logger.js';
+import { serveStdio } from '../proxy/sdk.js';
+import { readFlags } from './args.js';
+import type { CliIo } from './main.js';
+
+/**
+ * `airlock run [--policy p] -- <command…>`: the stdio wrapper. The agent launches us as if we were the server;
+ * stdout carries nothing but the protocol, all logs go to stderr.
+ */
+export async function runStdioWrapper(argv: string[], io: CliIo): Promise<number> {
+  const dash = argv.indexOf('--');
+  const own = dash === -1 ? argv : argv.slice(0, dash);
+  const upstream = dash === -1 ? [] : argv.slice(dash + 1);
+  const [command, ...args] = upstream;
+  if (command === undefined) {
+    io.stderr('airlock run: give the upstream command after "--", e.g. airlock run -- npx some-mcp-server');
+    return 2;
+  }
+  const { flags } = readFlags(own);
+  const name = flags.get('name') ?? 'upstream';
+  const config = parseConfig({ servers: { [name]: { command, args } }, policy: flags.get('policy') }, 'airlock run arguments');
+  const logger = createLogger(process.env.AIRLOCK_LOG_LEVEL ?? 'warn');
+  const gateway = createGateway({ config, logger });
+  const handle = serveStdio(({ era }) => gateway.openStdioServer(name, era, { sampling: {}, elicitation: {}, roots: {} }), {
+    onerror: (error) => logger.debug({ err: error.message }, 'stdio error'),
+  });
+  const stop = async () => {
+    await handle.close();
+    await gateway.close();
+    process.exit(0);
+  };
+  process.stdin.once('end', () => void stop());
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  return 0;
+}

@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+import type { z } from 'zod';
+
+import { AirlockError } from '../errors/airlock-error.js';
+import { type Config, ConfigSchema } from './schema.js';
+
+/** Formats zod issues as `servers.github.command: required`, one line each, in file order. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.map((key) => String(key)).join('.') || '(root)';
+    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    const unknownKeys = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : undefined;
+    return `${path}: ${missing ? 'required' : (unknownKeys ?? issue.message)}`;
+  });
+}
+
+/** Environment variables override the file (DESIGN.md §6). */
+function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  if (env.AIRLOCK_PORT === undefined) return raw;
+  const listen = (raw.listen ?? {}) as Record<string, unknown>;
+  return { ...raw, listen: { ...listen, port: Number(env.AIRLOCK_PORT) } };
+}
+
+export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): Config {
+  const input = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? applyEnvironment(raw as Record<string, unknown>, env) : raw;
+  const parsed = ConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const details = formatIssues(parsed.error.issues);
+    throw new AirlockError('CONFIG_INVALID', `${source} is invalid:\n  ${details.join('\n  ')}`, { details });
+  }
+  return parsed.data;
+}
+
+/** Reads and validates a config file. Relative paths inside it (policy, cwd) resolve against its folder. */
+export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new AirlockError('CONFIG_INVALID', `cannot read config ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new AirlockError('CONFIG_INVALID', `${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const config = parseConfig(raw, path, env);
+  const base = dirname(resolve(path));
+  return { ...config, policy: config.policy === undefined ? undefined : resolve(base, config.policy) };
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+import { parseDuration } from '../util/duration.js';
+
+/**
+ * The configuration file's schema: the single source of the config types. Upstream names become tool
+ * prefixes (`name__tool`), so they may not contain "__" — that keeps the split of an exposed name unambiguous.
+ */
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use seconds or "500ms", "30s", "5m", "1h")` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const serverName = z
+  .string()
+  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_))*$/, 'use letters, digits, "-" and single "_" (no "__")')
+  .max(32);
+
+export const UpstreamConfigSchema = z
+  .object({
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+    url: z.url().optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    transport: z.enum(['streamable-http', 'sse']).default('streamable-http'),
+    /** How long one upstream request may stay silent (progress resets it). */
+    timeout: duration.default(60_000),
+  })
+  .strict()
+  .superRefine((server, ctx) => {
+    if (server.command === undefined && server.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['command'], message: 'required (or "url" for an HTTP server)' });
+    }
+    if (server.command !== undefined && server.url !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'give either "command" (stdio) or "url" (HTTP), not both' });
+    }
+  });
+
+export const ConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    listen: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8787),
+        /** Extra Host header values accepted besides the bind address (DNS-rebinding protection). */
+        allowedHosts: z.array(z.string()).optional(),
+        allowedOrigins: z.array(z.string()).optional(),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8787 }),
+    servers: z.record(serverName, UpstreamConfigSchema),
+    policy: z.string().optional(),
+    sessions: z
+      .object({ idleTimeout: duration.default(30 * 60_000), maxRequestBody: z.string().default('4mb') })
+      .strict()
+      .default({ idleTimeout: 30 * 60_000, maxRequestBody: '4mb' }),
+    upstreams: z
+      .object({ connectTimeout: duration.default(10_000) })
+      .strict()
+      .default({ connectTimeout: 10_000 }),
+    grants: z.array(z.looseObject({})).optional(),
+    slack: z.looseObject({}).optional(),
+    console: z.looseObject({}).optional(),
+    database: z.looseObject({}).optional(),
+    redis: z.looseObject({}).optional(),
+  })
+  .strict();
+
+export type Config = z.output<typeof ConfigSchema>;
+export type UpstreamConfig = z.output<typeof UpstreamConfigSchema>;

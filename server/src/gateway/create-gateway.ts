@@ -1,0 +1,213 @@
+/**
+ * The composition root: the one place that reads the config and wires upstream links, routers, the pipeline
+ * and the HTTP endpoints together. Nothing else constructs these parts.
+ */
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { PipelineObserver } from '../pipeline/run-pipeline.js';
+import { buildStages, type PipelineParts } from '../pipeline/stages.js';
+import type { Caller } from '../pipeline/tool-call.js';
+import { createAggregateRouter } from '../proxy/aggregate-router.js';
+import { buildDownstreamServer, GATEWAY_INFO } from '../proxy/downstream/build-server.js';
+import { mergeCapabilities, relayableClientCapabilities, singleCapabilities } from '../proxy/downstream/capabilities.js';
+import { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
+import { createModernArm, type ModernHandler } from '../proxy/downstream/modern-arm.js';
+import type { Router } from '../proxy/router.js';
+import { passthrough, type ClientCapabilities, type Server, type ServerCapabilities } from '../proxy/sdk.js';
+import { createSingleRouter } from '../proxy/single-router.js';
+import type { ToolCallDeps } from '../proxy/tool-calls.js';
+import { type DownstreamPeer, UpstreamLink } from '../proxy/upstream/upstream-link.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { createHttpApp } from './http-app.js';
+
+export interface GatewayOptions {
+  config: Config;
+  logger: Logger;
+  clock?: Clock;
+  pipeline?: PipelineParts;
+  observer?: PipelineObserver;
+  isVisible?: ToolCallDeps['isVisible'];
+}
+
+export interface Gateway {
+  readonly sessions: LegacySessions;
+  listen(): Promise<{ url: string; port: number }>;
+  close(): Promise<void>;
+  /** Builds a downstream server for one stdio client (`airlock run`), on the given view. */
+  openStdioServer(view: string, era: 'legacy' | 'modern', clientCapabilities?: ClientCapabilities): Promise<Server>;
+}
+
+/** '' is the aggregated view (`/mcp`); any other name is one upstream (`/mcp/<name>`). */
+export const AGGREGATE_VIEW = '';
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const { config, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const serverNames = Object.keys(config.servers);
+  const deps: ToolCallDeps = {
+    stages: buildStages(options.pipeline),
+    observer: options.observer,
+    isVisible: options.isVisible ?? (() => true),
+  };
+  /** Last capabilities seen per upstream, so a session opened while an upstream is down still advertises it. */
+  const knownCapabilities = new Map<string, ServerCapabilities>();
+
+  function viewServers(view: string): string[] {
+    return view === AGGREGATE_VIEW ? serverNames : [view];
+  }
+
+  function createLinks(view: string, capabilities: ClientCapabilities, downstream?: DownstreamPeer): Map<string, UpstreamLink> {
+    return new Map(
+      viewServers(view).map((name) => [
+        name,
+        new UpstreamLink({
+          name,
+          config: config.servers[name]!,
+          capabilities,
+          clientInfo: GATEWAY_INFO,
+          connectTimeoutMs: config.upstreams.connectTimeout,
+          clock,
+          logger,
+          downstream,
+        }),
+      ]),
+    );
+  }
+
+  /** Connects every link, tolerating dead ones, and returns what the downstream server should advertise. */
+  async function connectAll(view: string, links: ReadonlyMap<string, UpstreamLink>): Promise<{ capabilities: ServerCapabilities; instructions?: string }> {
+    await Promise.all(
+      [...links.values()].map((link) =>
+        link.connect().then(
+          () => knownCapabilities.set(link.name, link.serverCapabilities ?? {}),
+          (error: Error) => logger.warn({ upstream: link.name, err: error.message }, 'upstream unavailable'),
+        ),
+      ),
+    );
+    const caps = [...links.keys()].map((name) => knownCapabilities.get(name));
+    const instructions = [...links.values()]
+      .filter((link) => link.instructions)
+      .map((link) => (view === AGGREGATE_VIEW ? `## ${link.name}\n${link.instructions}` : link.instructions))
+      .join('\n\n');
+    return {
+      capabilities: view === AGGREGATE_VIEW ? mergeCapabilities(caps) : singleCapabilities(caps[0]),
+      instructions: instructions === '' ? undefined : instructions,
+    };
+  }
+
+  function createRouter(view: string, links: ReadonlyMap<string, UpstreamLink>): Router {
+    return view === AGGREGATE_VIEW ? createAggregateRouter(links, deps, logger) : createSingleRouter(links.get(view)!, deps);
+  }
+
+  async function openServer(view: string, links: Map<string, UpstreamLink>, caller: (sessionId?: string) => Caller): Promise<Server> {
+    const { capabilities, instructions } = await connectAll(view, links);
+    return buildDownstreamServer(createRouter(view, links), { capabilities, instructions, caller: (ctx) => caller(ctx.sessionId) });
+  }
+
+  /** A peer that reaches the downstream client of one session, for upstream messages not tied to a call. */
+  function peerOf(server: () => Server | undefined): DownstreamPeer {
+    return {
+      request: async (request, signal) => {
+        const target = server();
+        if (!target) throw new Error('downstream not connected');
+        return target.request(request, passthrough, { signal, timeout: 10 * 60_000 });
+      },
+      notify: async (notification) => {
+        await server()?.notification(notification);
+      },
+    };
+  }
+
+  const sessions = new LegacySessions({
+    idleTimeoutMs: config.sessions.idleTimeout,
+    clock,
+    logger,
+    open: async (view, initialize) => {
+      let server: Server | undefined;
+      const links = createLinks(view, relayableClientCapabilities(initialize.capabilities as ClientCapabilities), peerOf(() => server));
+      server = await openServer(view, links, (session) => ({ grant: 'anonymous', session }));
+      return { server, close: () => closeLinks(links) };
+    },
+  });
+
+  // The 2026 era has no sessions: one set of links per view, shared by every request. They declare no client
+  // capabilities, because a per-request client cannot answer an upstream's sampling or elicitation request.
+  const sharedLinks = new Map<string, Map<string, UpstreamLink>>();
+  const modernArms = new Map<string, ModernHandler>();
+  function modernArm(view: string): ModernHandler {
+    let arm = modernArms.get(view);
+    if (!arm) {
+      const links = createLinks(view, {});
+      sharedLinks.set(view, links);
+      arm = createModernArm(() => openServer(view, links, () => ({ grant: 'anonymous' })), {
+        maxRequestBodySize: parseByteSize(config.sessions.maxRequestBody),
+        onerror: (error) => logger.debug({ err: error.message }, 'modern request error'),
+      });
+      modernArms.set(view, arm);
+    }
+    return arm;
+  }
+
+  const app = createHttpApp({
+    config,
+    logger,
+    views: new Set([AGGREGATE_VIEW, ...serverNames]),
+    sessions,
+    modernArm,
+  });
+
+  let http: HttpServer | undefined;
+  let reaper: NodeJS.Timeout | undefined;
+
+  return {
+    sessions,
+    async listen() {
+      http = await new Promise<HttpServer>((resolve, reject) => {
+        const server = app.listen(config.listen.port, config.listen.host, () => resolve(server));
+        server.once('error', reject);
+      });
+      // Long approval waits must not be cut by Node's own request timeout; SSE keep-alives keep proxies happy.
+      http.requestTimeout = 0;
+      const every = Math.max(1000, Math.min(60_000, config.sessions.idleTimeout / 2));
+      reaper = setInterval(() => void sessions.reapIdle(), every);
+      reaper.unref();
+      const { port } = http.address() as AddressInfo;
+      const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+      return { url: `http://${host}:${port}`, port };
+    },
+    async close() {
+      clearInterval(reaper);
+      await sessions.closeAll();
+      await Promise.all([...sharedLinks.values()].map(closeLinks));
+      if (http) {
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http!.close(() => resolve()));
+      }
+    },
+    async openStdioServer(view, era, clientCapabilities) {
+      let server: Server | undefined;
+      const links = createLinks(view, era === 'legacy' ? relayableClientCapabilities(clientCapabilities) : {}, peerOf(() => server));
+      server = await openServer(view, links, () => ({ grant: 'local' }));
+      const previous = server.onclose;
+      server.onclose = () => {
+        previous?.();
+        void closeLinks(links);
+      };
+      return server;
+    },
+  };
+}
+
+async function closeLinks(links: ReadonlyMap<string, UpstreamLink>): Promise<void> {
+  await Promise.all([...links.values()].map((link) => link.close()));
+}
+
+export function parseByteSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(value.trim());
+  if (!match) throw new Error(`"${value}" is not a size (use e.g. "4mb")`);
+  const unit = (match[2] ?? 'b').toLowerCase() as 'b' | 'kb' | 'mb' | 'gb';
+  return Math.floor(Number(match[1]) * { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[unit]);
+}

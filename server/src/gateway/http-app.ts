@@ -1,0 +1,69 @@
+/**
+ * The HTTP surface: `/mcp` and `/mcp/<server>` (both protocol eras on one URL), health endpoints, and JSON
+ * errors for what never reaches an MCP server (bad JSON, oversized bodies, unknown servers).
+ */
+import type { Express, NextFunction, Request, Response } from 'express';
+
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { sendJsonRpcError } from '../proxy/downstream/json-rpc-http.js';
+import type { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
+import type { ModernHandler } from '../proxy/downstream/modern-arm.js';
+import { createMcpExpressApp, isLegacyRequest, toWebRequest } from '../proxy/sdk.js';
+
+export interface HttpAppOptions {
+  config: Config;
+  logger: Logger;
+  views: ReadonlySet<string>;
+  sessions: LegacySessions;
+  modernArm(view: string): ModernHandler;
+}
+
+export function createHttpApp(options: HttpAppOptions): Express {
+  const { config, logger, sessions } = options;
+  const app = createMcpExpressApp({
+    host: config.listen.host,
+    allowedHosts: config.listen.allowedHosts,
+    allowedOrigins: config.listen.allowedOrigins,
+    jsonLimit: config.sessions.maxRequestBody,
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    res.json({ status: 'ready', sessions: sessions.size });
+  });
+
+  const mcp = async (req: Request, res: Response, view: string) => {
+    if (!options.views.has(view)) {
+      sendJsonRpcError(res, 404, -32601, `No upstream server named "${view}" (configured: ${[...options.views].filter(Boolean).join(', ')})`);
+      return;
+    }
+    try {
+      // A known session id is the hot path: skip the era classification, which builds a web Request.
+      const sessionId = req.headers['mcp-session-id'];
+      const legacy = typeof sessionId === 'string' || (await isLegacyRequest(await toWebRequest(req, req.body), req.body));
+      if (legacy) await sessions.handle(view, req, res, req.body);
+      else await options.modernArm(view)(req, res, req.body);
+    } catch (error) {
+      logger.error({ err: error, view }, 'request failed');
+      sendJsonRpcError(res, 500, -32603, `Internal error: ${(error as Error).message}`);
+    }
+  };
+  app.all('/mcp', (req, res) => mcp(req, res, ''));
+  app.all('/mcp/:server', (req, res) => mcp(req, res, req.params.server ?? ''));
+
+  // Body parser failures arrive here: answer them in JSON-RPC terms, naming the problem.
+  app.use((error: Error & { type?: string; status?: number; limit?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (error.type === 'entity.too.large') {
+      sendJsonRpcError(res, 413, -32600, `Request body too large: the limit is ${config.sessions.maxRequestBody} (sessions.maxRequestBody)`);
+    } else if (error.type === 'entity.parse.failed') {
+      sendJsonRpcError(res, 400, -32700, `Parse error: the request body is not valid JSON (${error.message})`);
+    } else {
+      logger.error({ err: error }, 'http error');
+      sendJsonRpcError(res, error.status ?? 500, -32603, `Internal error: ${error.message}`);
+    }
+  });
+  return app;
+}

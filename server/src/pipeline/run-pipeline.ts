@@ -1,0 +1,34 @@
+import type { CallContext, Stage, StageResult, ToolCall } from './tool-call.js';
+
+export interface PipelineObserver {
+  /** Called once per call with the stage that ended it and its result (audit, metrics). */
+  onEnd(call: ToolCall, stage: string, result: StageResult, durationMs: number): void;
+}
+
+/**
+ * Runs the stages in order until one answers. A stage that throws is a fault of that stage, reported as an
+ * error result rather than a decision; the observer sees every ending, so deny, error and cancel are all audited.
+ */
+export async function runPipeline(
+  stages: readonly Stage[],
+  call: ToolCall,
+  context: CallContext,
+  observer?: PipelineObserver,
+): Promise<Exclude<StageResult, { kind: 'continue' }>> {
+  const started = performance.now();
+  let last = 'none';
+  try {
+    for (const stage of stages) {
+      last = stage.name;
+      const result = await stage.run(call, context);
+      if (result.kind !== 'continue') {
+        observer?.onEnd(call, stage.name, result, performance.now() - started);
+        return result;
+      }
+    }
+  } catch (error) {
+    observer?.onEnd(call, last, { kind: 'error', error: error as never }, performance.now() - started);
+    throw error;
+  }
+  throw new Error(`pipeline ended without an answer after stage "${last}"`);
+}

@@ -1,0 +1,18 @@
+/**
+ * The order of the tools/call pipeline, written once. Config turns stages on and tunes them; it never reorders
+ * them. Policy runs before limits so a denied call spends no quota; approval runs after limits so a human never
+ * reviews a call that would be throttled; forward is the only stage that talks to the upstream.
+ */
+import { forwardStage } from './forward-stage.js';
+import { routeStage } from './route-stage.js';
+import type { Stage } from './tool-call.js';
+
+export interface PipelineParts {
+  policy?: Stage;
+  limits?: Stage;
+  approval?: Stage;
+}
+
+export function buildStages(parts: PipelineParts = {}): Stage[] {
+  return [routeStage, parts.policy, parts.limits, parts.approval, forwardStage].filter((stage): stage is Stage => stage !== undefined);
+}

@@ -1,0 +1,45 @@
+/**
+ * The values that travel through the tools/call pipeline. A decision is a value (StageResult), never a throw:
+ * each stage can be tested without a server.
+ */
+import type { UpstreamLink } from '../proxy/upstream/upstream-link.js';
+import type { ProtocolError, Result, ServerContext } from '../proxy/sdk.js';
+
+export interface Caller {
+  /** The grant the API key maps to; stdio callers are `local`. */
+  grant: string;
+  agent?: string;
+  session?: string;
+}
+
+export interface ToolCall {
+  readonly callId: string;
+  /** The name the agent used (`github__create_issue` on /mcp, `create_issue` on /mcp/github). */
+  readonly exposedName: string;
+  /** Canonical names: policies and audit rows use these, never the exposed name. */
+  readonly server: string;
+  readonly tool: string;
+  readonly args: Record<string, unknown>;
+  /** The request params as the upstream will receive them (name rewritten, everything else untouched). */
+  readonly params: Record<string, unknown>;
+  readonly caller: Caller;
+}
+
+/** Per-call I/O handles, kept apart from the immutable stage objects built once at start. */
+export interface CallContext {
+  readonly mcp: ServerContext;
+  readonly links: ReadonlyMap<string, UpstreamLink>;
+}
+
+export const OUTCOMES = ['executed', 'upstream_error', 'denied', 'rate_limited', 'rejected', 'expired', 'cancelled'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export type StageResult =
+  | { kind: 'continue' }
+  | { kind: 'respond'; outcome: Outcome; result: Result }
+  | { kind: 'error'; error: ProtocolError };
+
+export interface Stage {
+  readonly name: string;
+  run(call: ToolCall, context: CallContext): Promise<StageResult>;
+}

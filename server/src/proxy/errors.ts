@@ -1,0 +1,37 @@
+import { AirlockError } from '../errors/airlock-error.js';
+import { formatDuration } from '../util/duration.js';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from './sdk.js';
+
+/**
+ * Turns whatever an upstream request threw into the JSON-RPC error the agent sees. An upstream's own
+ * JSON-RPC error is relayed unchanged (code, message, data); a gateway-side failure becomes an internal error
+ * whose message names the upstream and what happened, never an InvalidParams that would blame the caller.
+ */
+export function toDownstreamError(error: unknown, upstream: string, method: string, timeoutMs: number): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  const airlock = classify(error, upstream, method, timeoutMs);
+  return new ProtocolError(ProtocolErrorCode.InternalError, airlock.message, {
+    airlock: { code: airlock.code, upstream },
+  });
+}
+
+function classify(error: unknown, upstream: string, method: string, timeoutMs: number): AirlockError {
+  if (error instanceof AirlockError) return error;
+  if (error instanceof SdkError) {
+    switch (error.code) {
+      case SdkErrorCode.RequestTimeout:
+        return new AirlockError('UPSTREAM_TIMEOUT', `Upstream "${upstream}" did not answer ${method} within ${formatDuration(timeoutMs)}`);
+      case SdkErrorCode.ConnectionClosed:
+      case SdkErrorCode.NotConnected:
+        return new AirlockError('UPSTREAM_CRASHED', `Upstream "${upstream}" closed its connection during ${method}; it will be restarted`);
+      default:
+        break;
+    }
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new AirlockError('UPSTREAM_UNAVAILABLE', `Upstream "${upstream}" failed on ${method}: ${message}`, { cause: error });
+}
+
+export function isSessionExpired(error: unknown): boolean {
+  return error instanceof SdkError && (error.data as { status?: unknown } | undefined)?.status === 404;
+}

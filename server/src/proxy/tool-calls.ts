@@ -1,0 +1,47 @@
+/**
+ * Entry of every tools/call into the pipeline, shared by the single-upstream and aggregated endpoints. The
+ * endpoint has already mapped the exposed name to (server, tool); everything else in params is passed on as is.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { runPipeline, type PipelineObserver } from '../pipeline/run-pipeline.js';
+import type { Caller, Stage, ToolCall } from '../pipeline/tool-call.js';
+import type { Result, ServerContext } from './sdk.js';
+import type { UpstreamLink } from './upstream/upstream-link.js';
+
+export interface ToolCallDeps {
+  stages: readonly Stage[];
+  observer?: PipelineObserver;
+  /** Whether a tool appears in tools/list; the policy stage answers a call to a hidden tool as unknown. */
+  isVisible(server: string, tool: string): boolean;
+}
+
+export async function callTool(
+  deps: ToolCallDeps,
+  links: ReadonlyMap<string, UpstreamLink>,
+  target: { server: string; tool: string; exposedName: string },
+  params: Record<string, unknown>,
+  caller: Caller,
+  mcp: ServerContext,
+): Promise<Result> {
+  const args = params.arguments;
+  const call: ToolCall = {
+    callId: randomUUID(),
+    exposedName: target.exposedName,
+    server: target.server,
+    tool: target.tool,
+    args: args !== null && typeof args === 'object' && !Array.isArray(args) ? (args as Record<string, unknown>) : {},
+    params: target.tool === target.exposedName ? params : { ...params, name: target.tool },
+    caller,
+  };
+  const outcome = await runPipeline(deps.stages, call, { mcp, links }, deps.observer);
+  if (outcome.kind === 'error') throw outcome.error;
+  return outcome.result;
+}
+
+/** Keeps every field of an upstream tools/list page, minus the tools the policy hides. */
+export function filterToolPage(result: Result, server: string, deps: ToolCallDeps): Result {
+  const tools = (result as { tools?: unknown }).tools;
+  if (!Array.isArray(tools)) return result;
+  return { ...result, tools: tools.filter((tool: { name?: unknown }) => typeof tool.name === 'string' && deps.isVisible(server, tool.name)) };
+}

@@ -1,0 +1,40 @@
+import type { Logger } from '../../log/logger.js';
+import type { UpstreamConfig } from '../../config/schema.js';
+import { deliverInOrder } from './ordered-transport.js';
+import {
+  getDefaultEnvironment,
+  SSEClientTransport,
+  StdioClientTransport,
+  StreamableHTTPClientTransport,
+  type Transport,
+} from '../sdk.js';
+
+/** Builds the client transport for one upstream from its config: a stdio child, Streamable HTTP or legacy SSE. */
+export function createUpstreamTransport(name: string, config: UpstreamConfig, logger: Logger): Transport {
+  return deliverInOrder(createRawTransport(name, config, logger));
+}
+
+function createRawTransport(name: string, config: UpstreamConfig, logger: Logger): Transport {
+  if (config.command !== undefined) {
+    const transport = new StdioClientTransport({
+      command: config.command,
+      args: config.args,
+      // The child gets only a minimal environment plus what the config names: secrets are passed on purpose.
+      env: { ...getDefaultEnvironment(), ...config.env },
+      cwd: config.cwd,
+      stderr: 'pipe',
+    });
+    // Upstream stderr goes to our log, never to our stdout (which may be the stdio downstream).
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') logger.debug({ upstream: name }, line);
+      }
+    });
+    return transport;
+  }
+  const url = new URL(config.url as string);
+  const requestInit = { headers: config.headers };
+  return config.transport === 'sse'
+    ? new SSEClientTransport(url, { requestInit })
+    : new StreamableHTTPClientTransport(url, { requestInit });
+}

@@ -1,0 +1,265 @@
+/**
+ * One connection to one upstream MCP server, kept alive across crashes: it connects lazily, reconnects after
+ * the upstream dies (with exponential backoff measured on the injected clock), rebuilds an expired HTTP
+ * session once per request, and relays what the upstream sends back — progress with re-minted tokens,
+ * sampling/elicitation/roots requests and log messages — to the downstream request that caused them.
+ *
+ * It does not decide anything about policy and does not know about other upstreams.
+ */
+import type { UpstreamConfig } from '../../config/schema.js';
+import { AirlockError } from '../../errors/airlock-error.js';
+import type { Logger } from '../../log/logger.js';
+import type { Clock } from '../../util/clock.js';
+import { formatDuration } from '../../util/duration.js';
+import { isSessionExpired, toDownstreamError } from '../errors.js';
+import {
+  Client,
+  type ClientCapabilities,
+  type Implementation,
+  type JSONRPCRequest,
+  type Notification,
+  passthrough,
+  ProtocolError,
+  ProtocolErrorCode,
+  type Result,
+  type ServerCapabilities,
+  type ServerContext,
+} from '../sdk.js';
+import { createUpstreamTransport } from './transport.js';
+
+/** Where the upstream's own requests and notifications go when no call of ours is in flight. */
+export interface DownstreamPeer {
+  request(request: { method: string; params?: Record<string, unknown> }, signal: AbortSignal): Promise<Result>;
+  notify(notification: Notification): Promise<void>;
+}
+
+export interface UpstreamLinkOptions {
+  name: string;
+  config: UpstreamConfig;
+  /** What the downstream client can do (sampling, elicitation, roots): declared upstream only if true downstream. */
+  capabilities: ClientCapabilities;
+  clientInfo: Implementation;
+  connectTimeoutMs: number;
+  clock: Clock;
+  logger: Logger;
+  downstream?: DownstreamPeer;
+}
+
+export interface ForwardOptions {
+  /** The downstream request this forward serves: its signal cancels upstream, its progress token is re-minted. */
+  ctx?: ServerContext;
+  timeoutMs?: number;
+}
+
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 30_000;
+/** Humans answer elicitation and sampling; the SDK's 60 s default is far too short for them. */
+const RELAY_TIMEOUT_MS = 10 * 60_000;
+
+export class UpstreamLink {
+  readonly name: string;
+  readonly #options: UpstreamLinkOptions;
+  #client: Client | undefined;
+  #connecting: Promise<Client> | undefined;
+  #failures = 0;
+  #retryAt = 0;
+  #lastError = '';
+  #closed = false;
+  /** Downstream requests currently forwarded to this upstream, most recent last (see relayRequest). */
+  readonly #inflight: ServerContext[] = [];
+  #serverCapabilities: ServerCapabilities | undefined;
+  #instructions: string | undefined;
+
+  constructor(options: UpstreamLinkOptions) {
+    this.name = options.name;
+    this.#options = options;
+  }
+
+  get serverCapabilities(): ServerCapabilities | undefined {
+    return this.#serverCapabilities;
+  }
+
+  get instructions(): string | undefined {
+    return this.#instructions;
+  }
+
+  get connected(): boolean {
+    return this.#client !== undefined;
+  }
+
+  /** Connects if needed. Inside the backoff window after a failure it fails at once with the reason. */
+  async connect(): Promise<Client> {
+    if (this.#client) return this.#client;
+    if (this.#connecting) return this.#connecting;
+    if (this.#closed) throw new AirlockError('UPSTREAM_UNAVAILABLE', `Upstream "${this.name}" is closed`);
+    const wait = this.#retryAt - this.#options.clock.now();
+    if (wait > 0) {
+      throw new AirlockError(
+        'UPSTREAM_UNAVAILABLE',
+        `Upstream "${this.name}" is unavailable (${this.#lastError}); next attempt in ${formatDuration(wait)}`,
+      );
+    }
+    this.#connecting = this.#open().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #open(): Promise<Client> {
+    const { name, config, logger } = this.#options;
+    const client = new Client(this.#options.clientInfo, { capabilities: this.#options.capabilities });
+    client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, ctx.mcpReq.signal);
+    client.fallbackNotificationHandler = (notification) => this.#relayNotification(notification);
+    const transport = createUpstreamTransport(name, config, logger);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.connect(transport),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer to initialize within ${formatDuration(this.#options.connectTimeoutMs)}`)),
+            this.#options.connectTimeoutMs,
+          );
+        }),
+      ]);
+    } catch (error) {
+      clearTimeout(timer);
+      await client.close().catch(() => undefined);
+      this.#recordFailure(error instanceof Error ? error.message : String(error));
+      throw new AirlockError('UPSTREAM_UNAVAILABLE', `Upstream "${name}" could not be reached: ${this.#lastError}`, { cause: error });
+    }
+    clearTimeout(timer);
+    this.#failures = 0;
+    this.#serverCapabilities = client.getServerCapabilities();
+    this.#instructions = client.getInstructions();
+    client.onclose = () => {
+      if (this.#client !== client) return;
+      this.#client = undefined;
+      if (!this.#closed) {
+        this.#recordFailure('its connection closed');
+        logger.warn({ upstream: name }, 'upstream connection closed; it will be reconnected on next use');
+      }
+    };
+    if (this.#closed) {
+      await client.close();
+      throw new AirlockError('UPSTREAM_UNAVAILABLE', `Upstream "${name}" is closed`);
+    }
+    this.#client = client;
+    return client;
+  }
+
+  #recordFailure(reason: string): void {
+    this.#failures += 1;
+    this.#lastError = reason;
+    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (this.#failures - 1));
+    // The first reconnect after a crash is immediate: a call should not fail just because the previous one crashed it.
+    this.#retryAt = this.#failures === 1 ? 0 : this.#options.clock.now() + backoff;
+  }
+
+  /**
+   * Forwards one request and returns the upstream's result unchanged. Errors come back as the ProtocolError the
+   * agent should see.
+   */
+  async request(method: string, params: Record<string, unknown> | undefined, options: ForwardOptions = {}): Promise<Result> {
+    const timeoutMs = options.timeoutMs ?? this.#options.config.timeout;
+    const ctx = options.ctx;
+    if (ctx) this.#inflight.push(ctx);
+    try {
+      try {
+        return await this.#send(method, params, ctx, timeoutMs);
+      } catch (error) {
+        if (!isSessionExpired(error)) throw error;
+        // The upstream forgot our HTTP session (restart, expiry): open a new one and try once more.
+        this.#options.logger.info({ upstream: this.name }, 'upstream session expired; reconnecting');
+        await this.#reset();
+        return await this.#send(method, params, ctx, timeoutMs);
+      }
+    } catch (error) {
+      throw toDownstreamError(error, this.name, method, timeoutMs);
+    } finally {
+      if (ctx) this.#inflight.splice(this.#inflight.lastIndexOf(ctx), 1);
+    }
+  }
+
+  async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number) {
+    const client = await this.connect();
+    const { params: upstreamParams, progressToken } = splitProgressToken(params);
+    const relayed: Promise<void>[] = [];
+    const result = await client.request({ method, params: upstreamParams }, passthrough, {
+      signal: ctx?.mcpReq.signal,
+      timeout: timeoutMs,
+      resetTimeoutOnProgress: true,
+      // The upstream client only routes progress for tokens it minted itself, so we let it mint one and put
+      // the downstream's own token back on each notification.
+      onprogress:
+        progressToken === undefined || ctx === undefined
+          ? undefined
+          : (progress) => {
+              relayed.push(ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined));
+            },
+    });
+    // Progress must reach the client before the result does: after the result its stream is gone.
+    await Promise.all(relayed);
+    return result;
+  }
+
+  async notify(notification: Notification): Promise<void> {
+    const client = this.#client;
+    if (client) await client.notification(notification);
+  }
+
+  async #reset(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.close().catch(() => undefined);
+    this.#retryAt = 0;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client ?? (await this.#connecting?.catch(() => undefined));
+    this.#client = undefined;
+    await client?.close().catch(() => undefined);
+  }
+
+  /**
+   * An upstream request (sampling, elicitation, roots) is sent on the stream of the downstream call that caused
+   * it. Without that relation it would go to the standalone GET stream, which a client may never open, and be
+   * dropped silently (mcp-protocol.md §2.5). The SDK's client transport does not say which call a message
+   * belongs to, so the most recent call in flight on this link is taken; one link serves one downstream session.
+   */
+  async #relayRequest(request: JSONRPCRequest, signal: AbortSignal): Promise<Result> {
+    const outbound = { method: request.method, params: request.params as Record<string, unknown> | undefined };
+    const related = this.#inflight.at(-1);
+    if (related) return related.mcpReq.send(outbound, passthrough, { signal, timeout: RELAY_TIMEOUT_MS });
+    const downstream = this.#options.downstream;
+    if (downstream) return downstream.request(outbound, signal);
+    throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `No downstream client to relay ${request.method} to`);
+  }
+
+  async #relayNotification(notification: Notification): Promise<void> {
+    const related = notification.method === 'notifications/message' ? this.#inflight.at(-1) : undefined;
+    try {
+      if (related) await related.mcpReq.notify(notification);
+      else await this.#options.downstream?.notify(notification);
+    } catch (error) {
+      // A stream that closed or a capability the client lacks: the notification has nowhere to go.
+      this.#options.logger.debug({ upstream: this.name, method: notification.method, err: error }, 'notification not relayed');
+    }
+  }
+}
+
+/** Removes the downstream's progress token from params (the upstream client mints its own). */
+export function splitProgressToken(params: Record<string, unknown> | undefined): {
+  params: Record<string, unknown> | undefined;
+  progressToken: string | number | undefined;
+} {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  if (!meta || !('progressToken' in meta)) return { params, progressToken: undefined };
+  const { progressToken, ...rest } = meta;
+  const { _meta: _dropped, ...others } = params as Record<string, unknown>;
+  return {
+    params: Object.keys(rest).length > 0 ? { ...others, _meta: rest } : others,
+    progressToken: progressToken as string | number,
+  };
+}

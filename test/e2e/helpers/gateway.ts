@@ -1,0 +1,82 @@
+/** Starts real gateways, upstreams and SDK clients for end-to-end tests, and stops them all afterwards. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Result } from '@modelcontextprotocol/server';
+
+import { parseConfig } from '../../../server/src/config/load.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../../server/src/gateway/create-gateway.js';
+import { createLogger } from '../../../server/src/log/logger.js';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const TEST_UPSTREAM = `${ROOT}test/fixtures/test-upstream.ts`;
+
+/** How a stdio upstream written in TypeScript is launched: node with tsx's loader, no npx in between. */
+export function tsxCommand(script: string, ...args: string[]): { command: string; args: string[] } {
+  return { command: process.execPath, args: ['--import', 'tsx', script, ...args] };
+}
+
+export const passthrough = {
+  '~standard': { version: 1 as const, vendor: 'test', validate: (value: unknown) => ({ value: value as Result }) },
+};
+
+export interface RunningGateway {
+  gateway: Gateway;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(rawConfig: Record<string, unknown>, options: Partial<GatewayOptions> = {}): Promise<RunningGateway> {
+  const config = parseConfig({ listen: { port: 0 }, ...rawConfig }, 'test config', {});
+  const gateway = createGateway({ config, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...options });
+  const { url } = await gateway.listen();
+  return { gateway, url, close: () => gateway.close() };
+}
+
+/** A Streamable HTTP upstream in its own process; resolves once it prints its URL. */
+export async function startHttpUpstream(script = TEST_UPSTREAM): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
+  const { command, args } = tsxCommand(script, '--http', '0');
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const match = /listening (\S+)/.exec(buffer);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
+  });
+  return {
+    url,
+    child,
+    async close() {
+      if (child.exitCode === null) {
+        child.kill();
+        await once(child, 'exit');
+      }
+    },
+  };
+}
+
+export async function connectClient(
+  url: string,
+  options: { capabilities?: Record<string, unknown>; modern?: boolean } = {},
+): Promise<Client> {
+  const client = new Client(
+    { name: 'e2e', version: '1.0.0' },
+    { capabilities: options.capabilities ?? {}, ...(options.modern ? { versionNegotiation: { mode: 'auto' as const } } : {}) },
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+/** tools/call without the client's result validation, so what the gateway sent is what the test sees. */
+export function rawCall(client: Client, name: string, args: Record<string, unknown> = {}, options: Parameters<Client['request']>[2] = {}) {
+  return client.request({ method: 'tools/call', params: { name, arguments: args } }, passthrough, options) as Promise<Record<string, unknown>>;
+}
+
+export function textOf(result: Record<string, unknown>): string {
+  return ((result.content as { text?: string }[]) ?? []).map((c) => c.text ?? '').join('');
+}
