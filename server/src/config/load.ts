@@ -8,12 +8,20 @@ import { type Config, ConfigSchema } from './schema.js';
 
 /** Formats zod issues as `servers.github.command: required`, one line each, in file order. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => {
-    const path = issue.path.map((key) => String(key)).join('.') || '(root)';
-    const missing = issue.code === 'invalid_type' && issue.input === undefined;
-    const unknownKeys = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : undefined;
-    return `${path}: ${missing ? 'required' : (unknownKeys ?? issue.message)}`;
-  });
+  return issues.map((issue) => `${issue.path.map((key) => String(key)).join('.') || '(root)'}: ${describeIssue(issue)}`);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.message.endsWith('received undefined') ? 'required' : `expected ${issue.expected}`;
+    case 'unrecognized_keys':
+      return `unknown key(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
+    case 'invalid_key':
+      return `invalid name: ${issue.issues.map((inner) => inner.message).join('; ')}`;
+    default:
+      return issue.message;
+  }
 }
 
 /** Environment variables override the file (DESIGN.md §6). */

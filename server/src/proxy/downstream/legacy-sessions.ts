@@ -94,11 +94,15 @@ export class LegacySessions {
 
   async #serve(session: Session, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
     session.lastSeen = this.#options.clock.now();
-    session.active += 1;
-    res.once('close', () => {
-      session.active -= 1;
-      session.lastSeen = this.#options.clock.now();
-    });
+    // A POST in flight (a call held for approval, say) keeps its session; an open GET stream alone does not,
+    // or a client that forgot its session would hold its upstream children forever.
+    if (req.method === 'POST') {
+      session.active += 1;
+      res.once('close', () => {
+        session.active -= 1;
+        session.lastSeen = this.#options.clock.now();
+      });
+    }
     await session.transport.handleRequest(req, res, body);
   }
 

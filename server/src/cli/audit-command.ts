@@ -1,0 +1,143 @@
+/**
+ * `airlock audit verify [--file F]` and `airlock audit export --format jsonl [--since T] [--output F]`:
+ * argument parsing and printing only; the checking and exporting are audit/'s. Exit codes: 0 valid (or
+ * exported), 1 the log is invalid, 2 wrong command line or the log could not be read.
+ */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
+import { writeAuditExport, type ExportSince, type TextSink } from '../audit/export.js';
+import { verifyAuditExport, verifyAuditLog, type VerifyResult } from '../audit/verify.js';
+import { createDb } from '../db/create-db.js';
+import type { Db } from '../db/db.js';
+import { sqlState } from '../db/storage-error.js';
+
+export interface AuditCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export interface AuditCommandDeps {
+  /** Opens the database; the command closes it. Defaults to createDb() from the environment. */
+  openDb?: () => Promise<Db>;
+}
+
+const USAGE = `usage:
+  airlock audit verify [--file export.jsonl] [--json]
+      Recomputes the hash chain of the audit log (or of an export file) and names every edited, deleted or
+      reordered row. Exit 0 valid, 1 invalid.
+  airlock audit export --format jsonl [--since ISO-TIME|SEQ] [--output FILE]
+      Writes verifiable rows (seq, prev_hash, hash, canonical event), from --since to the end.
+  The database is PostgreSQL (DATABASE_URL) or the embedded one in AIRLOCK_DATA_DIR (default ./.airlock).`;
+
+class UsageError extends Error {}
+
+export async function runAuditCommand(argv: string[], io: AuditCommandIo, deps: AuditCommandDeps = {}): Promise<number> {
+  const [subcommand, ...rest] = argv;
+  try {
+    switch (subcommand) {
+      case 'verify':
+        return await verify(rest, io, deps);
+      case 'export':
+        return await exportLog(rest, io, deps);
+      case '-h':
+      case '--help':
+      case 'help':
+        io.stdout(USAGE);
+        return 0;
+      default:
+        throw new UsageError(subcommand === undefined ? 'missing subcommand' : `unknown subcommand "${subcommand}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`airlock audit: ${error.message}\n${USAGE}`);
+      return 2;
+    }
+    io.stderr(`airlock audit: ${describeFailure(error)}`);
+    return 2;
+  }
+}
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function verify(argv: string[], io: AuditCommandIo, deps: AuditCommandDeps): Promise<number> {
+  const values = parse(argv, { file: { type: 'string' }, json: { type: 'boolean' } });
+  const file = values.file;
+  const result = file === undefined ? await withDb(deps, verifyAuditLog) : await verifyAuditExport(file);
+  if (values.json) io.stdout(JSON.stringify(result, null, 2));
+  else printVerification(file ?? 'audit log', result, io);
+  return result.ok ? 0 : 1;
+}
+
+function printVerification(subject: string, result: VerifyResult, io: AuditCommandIo): void {
+  const range = result.firstSeq === undefined ? '' : ` (seq ${result.firstSeq}–${result.lastSeq})`;
+  const anchor = result.anchoredAt
+    ? `\n  starts at seq ${result.anchoredAt.seq}; its prev_hash ${result.anchoredAt.prevHash} was not checked`
+    : '';
+  if (result.ok) {
+    io.stdout(`${subject}: valid, ${result.rows} rows${range}${result.lastHash ? `, last hash ${result.lastHash}` : ''}${anchor}`);
+    return;
+  }
+  const total = result.problems.length + result.moreProblems;
+  const lines = result.problems.map((problem) => {
+    const where = [problem.line === undefined ? '' : `line ${problem.line}`, problem.seq === undefined ? '' : `seq ${problem.seq}`];
+    const label = where.filter(Boolean).join(', ');
+    return `  ${label ? `${label}: ` : ''}${problem.message}`;
+  });
+  if (result.moreProblems > 0) lines.push(`  … and ${result.moreProblems} more`);
+  io.stdout(`${subject}: INVALID, ${total} problem${total === 1 ? '' : 's'} in ${result.rows} rows${range}\n${lines.join('\n')}${anchor}`);
+}
+
+async function exportLog(argv: string[], io: AuditCommandIo, deps: AuditCommandDeps): Promise<number> {
+  const values = parse(argv, { format: { type: 'string' }, since: { type: 'string' }, output: { type: 'string' } });
+  if (values.format !== 'jsonl') throw new UsageError('--format jsonl is required (the only format so far)');
+  const since = values.since === undefined ? undefined : parseSince(values.since);
+  const output = values.output;
+  if (output === undefined) {
+    const sink: TextSink = { write: (chunk) => io.stdout(chunk) };
+    await withDb(deps, (db) => writeAuditExport(db, sink, since));
+    return 0;
+  }
+  const stream = createWriteStream(output, { encoding: 'utf8' });
+  const summary = await withDb(deps, (db) => writeAuditExport(db, stream, since));
+  stream.end();
+  await once(stream, 'finish');
+  io.stderr(`exported ${summary.rows} rows${summary.firstSeq === undefined ? '' : ` (seq ${summary.firstSeq}–${summary.lastSeq})`} to ${output}`);
+  return 0;
+}
+
+/** A seq (digits) or an ISO 8601 time. */
+export function parseSince(text: string): ExportSince {
+  if (/^\d+$/.test(text)) {
+    const seq = Number(text);
+    if (seq >= 1 && Number.isSafeInteger(seq)) return { seq };
+  } else if (/^\d{4}-\d{2}-\d{2}/.test(text) && !Number.isNaN(Date.parse(text))) {
+    return { ts: new Date(text) };
+  }
+  throw new UsageError(`--since must be a seq (1, 2, …) or an ISO time such as 2026-11-01T00:00:00Z, not "${text}"`);
+}
+
+async function withDb<T>(deps: AuditCommandDeps, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await (deps.openDb ?? (() => createDb()))();
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+function describeFailure(error: unknown): string {
+  // 42P01: undefined table. A database nobody migrated has no audit log to read.
+  if (sqlState(error) === '42P01') return 'this database has no audit log yet: run `airlock migrate` first';
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return `cannot read ${(error as NodeJS.ErrnoException).path}`;
+  const airlockError: AirlockError = asAirlockError(error);
+  return airlockError.message;
+}

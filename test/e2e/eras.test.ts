@@ -1,0 +1,69 @@
+/**
+ * Both protocol eras on one gateway endpoint in one test: the SDK 1.x client (2025-11-25, Mcp-Session-Id) and
+ * the SDK v2 client negotiating 2026-07-28 (server/discover, no session).
+ */
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { connectClient, rawCall, startGateway, TEST_UPSTREAM, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
+
+describe('one endpoint, both protocol eras', () => {
+  let gw: RunningGateway;
+
+  beforeAll(async () => {
+    gw = await startGateway({ servers: { test: tsxCommand(TEST_UPSTREAM) } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('serves an SDK 1.x client with a session and an SDK v2 client on 2026-07-28 side by side', async () => {
+    const v1 = new V1Client({ name: 'v1-agent', version: '1.0.0' });
+    const v1Transport = new V1Transport(new URL(`${gw.url}/mcp`));
+    await v1.connect(v1Transport);
+    const v2 = await connectClient(`${gw.url}/mcp`, { modern: true });
+    try {
+      expect(v1Transport.sessionId).toMatch(/[0-9a-f-]{36}/);
+      expect(v2.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      expect(v2.getDiscoverResult()).toBeDefined();
+
+      const [v1Tools, v2Tools] = await Promise.all([v1.listTools(), v2.listTools()]);
+      expect(v1Tools.tools.map((t) => t.name)).toEqual(v2Tools.tools.map((t) => t.name));
+
+      const v1Result = await v1.request({ method: 'tools/call', params: { name: 'test__echo', arguments: { text: 'from 2025' } } }, CallToolResultSchema);
+      expect(v1Result.content[0]).toMatchObject({ text: 'from 2025' });
+      expect(textOf(await rawCall(v2, 'test__echo', { text: 'from 2026' }))).toBe('from 2026');
+
+      const seen: unknown[] = [];
+      const progressed = await rawCall(v2, 'test__progress', { steps: 2 }, { onprogress: (p) => void seen.push(p) });
+      expect(textOf(progressed)).toBe('done 2 steps');
+      expect(seen).toHaveLength(2);
+    } finally {
+      await v1.close();
+      await v2.close();
+    }
+  });
+
+  it('answers a 2026 request for a method the era does not have with HTTP 404', async () => {
+    const response = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'vendor/unknown',
+        params: {
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      }),
+    });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: -32601 } });
+  });
+});
