@@ -1,0 +1,94 @@
+/**
+ * Proxy overhead: the official SDK client calls the test upstream's echo tool directly and through
+ * `airlock serve` (allow-all), in one run on loopback, at concurrency 1 and 16. Each side runs in its own process
+ * (upstream, gateway, this client) so the gateway's work is not hidden in the client's event loop.
+ *
+ *   npm run bench              (CALLS=2000 by default)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CALLS = Number(process.env.CALLS ?? 2000);
+const WARMUP = 200;
+const passthrough = { '~standard': { version: 1 as const, vendor: 'bench', validate: (value: unknown) => ({ value }) } };
+
+function start(args: string[], pattern: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AIRLOCK_LOG_LEVEL: 'warn' } });
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    child[stream]!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const match = pattern.exec(buffer);
+      if (match) resolve({ child, match });
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${buffer}`)));
+  });
+}
+
+async function clients(url: string, count: number): Promise<Client[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const client = new Client({ name: 'bench', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+      return client;
+    }),
+  );
+}
+
+async function measure(url: string, concurrency: number): Promise<{ p50: number; p99: number; perSecond: number }> {
+  const pool = await clients(url, concurrency);
+  const call = (client: Client) => client.request({ method: 'tools/call', params: { name: 'echo', arguments: { text: 'bench' } } }, passthrough);
+  for (let i = 0; i < WARMUP; i += 1) await call(pool[i % concurrency]!);
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    pool.map(async (client) => {
+      while (next < CALLS) {
+        next += 1;
+        const t0 = performance.now();
+        await call(client);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  await Promise.all(pool.map((client) => client.close()));
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  return { p50: at(0.5), p99: at(0.99), perSecond: (latencies.length / elapsed) * 1000 };
+}
+
+const upstream = await start(['--import', 'tsx', 'test/fixtures/test-upstream.ts', '--http', '0'], /listening (\S+)/, 'stdout');
+const directUrl = upstream.match[1]!;
+const dir = await mkdtemp(join(tmpdir(), 'airlock-bench-'));
+const configPath = join(dir, 'airlock.config.json');
+await writeFile(configPath, JSON.stringify({ listen: { port: 0 }, servers: { echo: { url: directUrl } } }));
+const gateway = await start(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr');
+const gatewayUrl = `${gateway.match[1]!}/mcp/echo`;
+
+try {
+  const rows: string[] = [];
+  for (const concurrency of [1, 16]) {
+    const direct = await measure(directUrl, concurrency);
+    const viaGateway = await measure(gatewayUrl, concurrency);
+    rows.push(
+      `| ${concurrency} | ${direct.p50.toFixed(3)} / ${viaGateway.p50.toFixed(3)} (+${(viaGateway.p50 - direct.p50).toFixed(3)}) ` +
+        `| ${direct.p99.toFixed(3)} / ${viaGateway.p99.toFixed(3)} (+${(viaGateway.p99 - direct.p99).toFixed(3)}) ` +
+        `| ${direct.perSecond.toFixed(0)} / ${viaGateway.perSecond.toFixed(0)} (${((viaGateway.perSecond / direct.perSecond) * 100).toFixed(1)} %) |`,
+    );
+  }
+  console.log(`calls per run: ${CALLS}, node ${process.version}`);
+  console.log('| concurrency | p50 ms direct / gateway (added) | p99 ms direct / gateway (added) | calls/s direct / gateway (ratio) |');
+  console.log('|---|---|---|---|');
+  for (const row of rows) console.log(row);
+} finally {
+  gateway.child.kill();
+  upstream.child.kill();
+}
