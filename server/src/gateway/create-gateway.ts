@@ -13,7 +13,8 @@ import type { Caller } from '../pipeline/tool-call.js';
 import { createAggregateRouter } from '../proxy/aggregate-router.js';
 import { buildDownstreamServer, GATEWAY_INFO } from '../proxy/downstream/build-server.js';
 import { mergeCapabilities, relayableClientCapabilities, singleCapabilities } from '../proxy/downstream/capabilities.js';
-import { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
+import { LegacySessions, type SessionOpener } from '../proxy/downstream/legacy-sessions.js';
+import { LegacySseSessions } from '../proxy/downstream/legacy-sse.js';
 import { createModernArm, type ModernHandler } from '../proxy/downstream/modern-arm.js';
 import type { Router } from '../proxy/router.js';
 import { passthrough, type ClientCapabilities, type Server, type ServerCapabilities } from '../proxy/sdk.js';
@@ -59,7 +60,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     return view === AGGREGATE_VIEW ? serverNames : [view];
   }
 
-  function createLinks(view: string, capabilities: ClientCapabilities, downstream?: DownstreamPeer): Map<string, UpstreamLink> {
+  function createLinks(
+    view: string,
+    era: 'legacy' | 'modern',
+    capabilities: ClientCapabilities,
+    downstream?: DownstreamPeer,
+  ): Map<string, UpstreamLink> {
     return new Map(
       viewServers(view).map((name) => [
         name,
@@ -67,6 +73,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           name,
           config: config.servers[name]!,
           capabilities,
+          era,
           clientInfo: GATEWAY_INFO,
           connectTimeoutMs: config.upstreams.connectTimeout,
           clock,
@@ -121,26 +128,24 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
   }
 
-  const sessions = new LegacySessions({
-    idleTimeoutMs: config.sessions.idleTimeout,
-    clock,
-    logger,
-    open: async (view, initialize) => {
-      let server: Server | undefined;
-      const links = createLinks(view, relayableClientCapabilities(initialize.capabilities as ClientCapabilities), peerOf(() => server));
-      server = await openServer(view, links, (session) => ({ grant: 'anonymous', session }));
-      return { server, close: () => closeLinks(links) };
-    },
-  });
+  const openSession: SessionOpener = async (view, initialize) => {
+    let server: Server | undefined;
+    const links = createLinks(view, 'legacy', relayableClientCapabilities(initialize.capabilities as ClientCapabilities), peerOf(() => server));
+    server = await openServer(view, links, (session) => ({ grant: 'anonymous', session }));
+    return { server, close: () => closeLinks(links) };
+  };
+  const sessions = new LegacySessions({ idleTimeoutMs: config.sessions.idleTimeout, clock, logger, open: openSession });
+  const sseSessions = new LegacySseSessions(openSession, logger);
 
-  // The 2026 era has no sessions: one set of links per view, shared by every request. They declare no client
-  // capabilities, because a per-request client cannot answer an upstream's sampling or elicitation request.
+  // The 2026 era has no sessions: one set of links per view, shared by every request. Each request carries its
+  // client's capabilities in its envelope, which the link passes upstream; input_required rounds travel back as
+  // results, so nothing is ever sent to these clients outside a request.
   const sharedLinks = new Map<string, Map<string, UpstreamLink>>();
   const modernArms = new Map<string, ModernHandler>();
   function modernArm(view: string): ModernHandler {
     let arm = modernArms.get(view);
     if (!arm) {
-      const links = createLinks(view, {});
+      const links = createLinks(view, 'modern', {});
       sharedLinks.set(view, links);
       arm = createModernArm(() => openServer(view, links, () => ({ grant: 'anonymous' })), {
         maxRequestBodySize: parseByteSize(config.sessions.maxRequestBody),
@@ -156,6 +161,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     logger,
     views: new Set([AGGREGATE_VIEW, ...serverNames]),
     sessions,
+    sseSessions,
     modernArm,
   });
 
@@ -181,6 +187,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     async close() {
       clearInterval(reaper);
       await sessions.closeAll();
+      await sseSessions.closeAll();
       await Promise.all([...sharedLinks.values()].map(closeLinks));
       if (http) {
         http.closeAllConnections();
@@ -189,7 +196,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     async openStdioServer(view, era, clientCapabilities) {
       let server: Server | undefined;
-      const links = createLinks(view, era === 'legacy' ? relayableClientCapabilities(clientCapabilities) : {}, peerOf(() => server));
+      const links = createLinks(view, era, era === 'legacy' ? relayableClientCapabilities(clientCapabilities) : {}, peerOf(() => server));
       server = await openServer(view, links, () => ({ grant: 'local' }));
       const previous = server.onclose;
       server.onclose = () => {

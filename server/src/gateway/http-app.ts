@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { sendJsonRpcError } from '../proxy/downstream/json-rpc-http.js';
 import type { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
+import { type LegacySseSessions, SSE_MESSAGES_PATH } from '../proxy/downstream/legacy-sse.js';
 import type { ModernHandler } from '../proxy/downstream/modern-arm.js';
 import { createMcpExpressApp, isLegacyRequest, toWebRequest } from '../proxy/sdk.js';
 
@@ -16,6 +17,7 @@ export interface HttpAppOptions {
   logger: Logger;
   views: ReadonlySet<string>;
   sessions: LegacySessions;
+  sseSessions: LegacySseSessions;
   modernArm(view: string): ModernHandler;
 }
 
@@ -51,6 +53,20 @@ export function createHttpApp(options: HttpAppOptions): Express {
       sendJsonRpcError(res, 500, -32603, `Internal error: ${(error as Error).message}`);
     }
   };
+  // The 2024-11-05 HTTP+SSE transport, for clients that predate Streamable HTTP.
+  const sse = async (res: Response, view: string) => {
+    if (!options.views.has(view)) {
+      sendJsonRpcError(res, 404, -32601, `No upstream server named "${view}"`);
+      return;
+    }
+    await options.sseSessions.connect(view, res);
+  };
+  app.get('/sse', (_req, res) => sse(res, ''));
+  app.get('/sse/:server', (req, res) => sse(res, req.params.server ?? ''));
+  app.post(SSE_MESSAGES_PATH, (req, res) =>
+    options.sseSessions.post(req, res, req.body, typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined),
+  );
+
   app.all('/mcp', (req, res) => mcp(req, res, ''));
   app.all('/mcp/:server', (req, res) => mcp(req, res, req.params.server ?? ''));
 

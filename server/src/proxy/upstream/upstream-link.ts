@@ -39,6 +39,12 @@ export interface UpstreamLinkOptions {
   /** What the downstream client can do (sampling, elicitation, roots): declared upstream only if true downstream. */
   capabilities: ClientCapabilities;
   clientInfo: Implementation;
+  /**
+   * The era spoken upstream. `legacy` (2025-11-25) serves 2025-era downstream sessions: its decoding is fully
+   * passthrough, so unknown content types survive. `modern` negotiates 2026-07-28 when the upstream has it and
+   * serves 2026-era downstream requests: their envelope and input_required rounds are relayed as they are.
+   */
+  era: 'legacy' | 'modern';
   connectTimeoutMs: number;
   clock: Clock;
   logger: Logger;
@@ -107,7 +113,10 @@ export class UpstreamLink {
 
   async #open(): Promise<Client> {
     const { name, config, logger } = this.#options;
-    const client = new Client(this.#options.clientInfo, { capabilities: this.#options.capabilities });
+    const client = new Client(this.#options.clientInfo, {
+      capabilities: this.#options.capabilities,
+      ...(this.#options.era === 'modern' ? { versionNegotiation: { mode: 'auto' as const } } : {}),
+    });
     client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, ctx.mcpReq.signal);
     client.fallbackNotificationHandler = (notification) => this.#relayNotification(notification);
     const transport = createUpstreamTransport(name, config, logger);
@@ -183,9 +192,14 @@ export class UpstreamLink {
 
   async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number) {
     const client = await this.connect();
-    const { params: upstreamParams, progressToken } = splitProgressToken(params);
+    const { params: stripped, progressToken } = splitProgressToken(params);
+    const upstreamParams = ctx ? withModernMaterial(stripped, ctx) : stripped;
     const relayed: Promise<void>[] = [];
+    const headers = ctx ? mirroredParamHeaders(ctx) : undefined;
     const result = await client.request({ method, params: upstreamParams }, passthrough, {
+      // A 2026 upstream's input_required comes back to us as a value, for the downstream client to fulfil.
+      allowInputRequired: true,
+      ...(headers ? { headers } : {}),
       signal: ctx?.mcpReq.signal,
       timeout: timeoutMs,
       resetTimeoutOnProgress: true,
@@ -247,6 +261,41 @@ export class UpstreamLink {
       this.#options.logger.debug({ upstream: this.name, method: notification.method, err: error }, 'notification not relayed');
     }
   }
+}
+
+/**
+ * On the 2026 era the SDK lifts wire-level material out of the request before our handler sees it: the client's
+ * envelope (capabilities, log level) and the input_required retry fields. The upstream must see them as the
+ * downstream client sent them, so they go back on; user `_meta` keys take precedence over the upstream client's
+ * own envelope. The protocol version stays the link's own.
+ */
+function withModernMaterial(params: Record<string, unknown> | undefined, ctx: ServerContext): Record<string, unknown> | undefined {
+  const { envelope, inputResponses } = ctx.mcpReq;
+  const requestState = ctx.mcpReq.requestState() as string | undefined;
+  if (envelope === undefined && inputResponses === undefined && requestState === undefined) return params;
+  const forwarded: Record<string, unknown> = { ...envelope };
+  delete forwarded['io.modelcontextprotocol/protocolVersion'];
+  const meta = { ...forwarded, ...((params?._meta as Record<string, unknown> | undefined) ?? {}) };
+  return {
+    ...params,
+    ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}),
+    ...(inputResponses !== undefined ? { inputResponses } : {}),
+    ...(requestState !== undefined ? { requestState } : {}),
+  };
+}
+
+/**
+ * SEP-2243: a 2026 client mirrors `x-mcp-header` arguments into `Mcp-Param-*` headers, and the upstream checks
+ * them against the body. The arguments are forwarded unchanged, so their headers are too.
+ */
+function mirroredParamHeaders(ctx: ServerContext): Record<string, string> | undefined {
+  const incoming = ctx.http?.req?.headers;
+  if (!incoming) return undefined;
+  let mirrored: Record<string, string> | undefined;
+  incoming.forEach((value, name) => {
+    if (name.startsWith('mcp-param-')) (mirrored ??= {})[name] = value;
+  });
+  return mirrored;
 }
 
 /** Removes the downstream's progress token from params (the upstream client mints its own). */
