@@ -3,8 +3,9 @@
  * the SDK v2 client negotiating 2026-07-28 (server/discover, no session).
  */
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport as V1SseTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { connectClient, rawCall, startGateway, TEST_UPSTREAM, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
@@ -43,6 +44,21 @@ describe('one endpoint, both protocol eras', () => {
     } finally {
       await v1.close();
       await v2.close();
+    }
+  });
+
+  it('serves old clients on the 2024-11-05 HTTP+SSE transport, upstream requests included', async () => {
+    const old = new V1Client({ name: 'old-agent', version: '0.9.0' }, { capabilities: { elicitation: {} } });
+    old.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { answer: 'over sse' } }));
+    await old.connect(new V1SseTransport(new URL(`${gw.url}/sse`)));
+    try {
+      expect((await old.listTools()).tools.map((t) => t.name)).toContain('test__echo');
+      const echoed = await old.request({ method: 'tools/call', params: { name: 'test__echo', arguments: { text: 'legacy sse' } } }, CallToolResultSchema);
+      expect(echoed.content[0]).toMatchObject({ text: 'legacy sse' });
+      const elicited = await old.request({ method: 'tools/call', params: { name: 'test__elicit', arguments: { message: 'q' } } }, CallToolResultSchema);
+      expect(JSON.stringify(elicited.content)).toContain('over sse');
+    } finally {
+      await old.close();
     }
   });
 
