@@ -16,6 +16,13 @@ const upstreams = [
       return { config: { url: upstream.url }, close: upstream.close };
     },
   },
+  {
+    kind: 'legacy SSE',
+    server: async () => {
+      const upstream = await startHttpUpstream(TEST_UPSTREAM, '--sse');
+      return { config: { url: upstream.url, transport: 'sse' }, close: upstream.close };
+    },
+  },
 ] as const;
 
 describe.each(upstreams)('forwarding to a $kind upstream', ({ server }) => {

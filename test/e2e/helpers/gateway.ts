@@ -36,8 +36,11 @@ export async function startGateway(rawConfig: Record<string, unknown>, options: 
 }
 
 /** A Streamable HTTP upstream in its own process; resolves once it prints its URL. */
-export async function startHttpUpstream(script = TEST_UPSTREAM): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
-  const { command, args } = tsxCommand(script, '--http', '0');
+export async function startHttpUpstream(
+  script = TEST_UPSTREAM,
+  transport: '--http' | '--sse' = '--http',
+): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
+  const { command, args } = tsxCommand(script, transport, '0');
   const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = '';
