@@ -1,6 +1,8 @@
 import { parseConfig } from '../config/load.js';
 import { createGateway } from '../gateway/create-gateway.js';
 import { createLogger } from '../log/logger.js';
+import { createLimitStore } from '../limits/create-limit-store.js';
+import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { serveStdio } from '../proxy/sdk.js';
 import { readFlags } from './args.js';
 import type { CliIo } from './main.js';
@@ -21,14 +23,19 @@ export async function runStdioWrapper(argv: string[], io: CliIo): Promise<number
   const { flags } = readFlags(own);
   const name = flags.get('name') ?? 'upstream';
   const config = parseConfig({ servers: { [name]: { command, args } }, policy: flags.get('policy') }, 'airlock run arguments');
+  // A relative --policy is relative to where the agent started us.
   const logger = createLogger(process.env.AIRLOCK_LOG_LEVEL ?? 'warn');
-  const gateway = createGateway({ config, logger });
+  const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger);
+  const limitStore = createLimitStore();
+  const gateway = createGateway({ config, logger, policy, limitStore });
   const handle = serveStdio(({ era }) => gateway.openStdioServer(name, era, { sampling: {}, elicitation: {}, roots: {} }), {
     onerror: (error) => logger.debug({ err: error.message }, 'stdio error'),
   });
   const stop = async () => {
+    policy?.close();
     await handle.close();
     await gateway.close();
+    await limitStore.close();
     process.exit(0);
   };
   process.stdin.once('end', () => void stop());

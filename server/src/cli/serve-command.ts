@@ -1,22 +1,28 @@
 import { loadConfigFile } from '../config/load.js';
-import { createGateway } from '../gateway/create-gateway.js';
+import { createGateway, type Gateway } from '../gateway/create-gateway.js';
+import { createLimitStore } from '../limits/create-limit-store.js';
 import { createLogger } from '../log/logger.js';
+import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { readFlags } from './args.js';
 import type { CliIo } from './main.js';
 
 /** `airlock serve`: runs until SIGINT/SIGTERM, then closes sessions and upstreams before exiting. */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { flags } = readFlags(argv);
-  const configPath = flags.get('config') ?? 'airlock.config.json';
-  const config = await loadConfigFile(configPath);
+  const config = await loadConfigFile(flags.get('config') ?? 'airlock.config.json');
   const logger = createLogger();
-  const gateway = createGateway({ config, logger });
+  let gateway: Gateway | undefined;
+  const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger, () => void gateway?.toolsChanged());
+  const limitStore = createLimitStore();
+  gateway = createGateway({ config, logger, policy, limitStore });
   const { url } = await gateway.listen();
   io.stderr(`airlock: listening on ${url}/mcp (servers: ${Object.keys(config.servers).join(', ') || 'none'})`);
-  logger.info({ url, servers: Object.keys(config.servers) }, 'airlock listening');
+  logger.info({ url, servers: Object.keys(config.servers), policy: config.policy }, 'airlock listening');
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    await gateway.close();
+    policy?.close();
+    await gateway?.close();
+    await limitStore.close();
     logger.flush();
     process.exit(0);
   };

@@ -68,7 +68,22 @@ export const ConfigSchema = z
       .object({ connectTimeout: duration.default(10_000) })
       .strict()
       .default({ connectTimeout: 10_000 }),
-    grants: z.array(z.looseObject({})).optional(),
+    /** API keys of HTTP callers, stored as SHA-256 hex digests. With none configured, HTTP callers are anonymous. */
+    grants: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            agent: z.string().optional(),
+            key_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the key as 64 lowercase hex digits'),
+          })
+          .strict(),
+      )
+      .default([]),
+    limits: z
+      .object({ failOpen: z.boolean().default(false) })
+      .strict()
+      .default({ failOpen: false }),
     slack: z.looseObject({}).optional(),
     console: z.looseObject({}).optional(),
     database: z.looseObject({}).optional(),

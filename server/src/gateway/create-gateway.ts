@@ -8,8 +8,12 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { PipelineObserver } from '../pipeline/run-pipeline.js';
-import { buildStages, type PipelineParts } from '../pipeline/stages.js';
-import type { Caller } from '../pipeline/tool-call.js';
+import { buildStages } from '../pipeline/stages.js';
+import { limitsStage } from '../pipeline/limits-stage.js';
+import { policyStage, type PolicySource } from '../pipeline/policy-stage.js';
+import type { LimitStore } from '../limits/limit-store.js';
+import { isHidden } from '../policy/index.js';
+import { callerFromAuth } from './grant-auth.js';
 import { createAggregateRouter } from '../proxy/aggregate-router.js';
 import { buildDownstreamServer, GATEWAY_INFO } from '../proxy/downstream/build-server.js';
 import { mergeCapabilities, relayableClientCapabilities, singleCapabilities } from '../proxy/downstream/capabilities.js';
@@ -28,13 +32,16 @@ export interface GatewayOptions {
   config: Config;
   logger: Logger;
   clock?: Clock;
-  pipeline?: PipelineParts;
+  /** The policy in force; without one every call is allowed. */
+  policy?: PolicySource;
+  limitStore?: LimitStore;
   observer?: PipelineObserver;
-  isVisible?: ToolCallDeps['isVisible'];
 }
 
 export interface Gateway {
   readonly sessions: LegacySessions;
+  /** Tells connected clients to list tools again (after a policy change, say). */
+  toolsChanged(): Promise<void>;
   listen(): Promise<{ url: string; port: number }>;
   close(): Promise<void>;
   /** Builds a downstream server for one stdio client (`airlock run`), on the given view. */
@@ -48,10 +55,20 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
   const serverNames = Object.keys(config.servers);
+  const policy = options.policy;
   const deps: ToolCallDeps = {
-    stages: buildStages(options.pipeline),
+    stages: buildStages({
+      policy: policy ? policyStage(policy) : undefined,
+      limits: options.limitStore ? limitsStage(options.limitStore, { failOpen: config.limits.failOpen, logger }) : undefined,
+      limitStore: options.limitStore,
+    }),
+    approvalAvailable: false,
     observer: options.observer,
-    isVisible: options.isVisible ?? (() => true),
+    // tools/list and tools/call ask the same policy, so a listed tool is never answered as unknown.
+    isVisible: (server, tool) => {
+      const current = policy?.current();
+      return current === undefined || !isHidden(current, server, tool);
+    },
   };
   /** Last capabilities seen per upstream, so a session opened while an upstream is down still advertises it. */
   const knownCapabilities = new Map<string, ServerCapabilities>();
@@ -109,9 +126,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     return view === AGGREGATE_VIEW ? createAggregateRouter(links, deps, logger) : createSingleRouter(links.get(view)!, deps);
   }
 
-  async function openServer(view: string, links: Map<string, UpstreamLink>, caller: (sessionId?: string) => Caller): Promise<Server> {
+  async function openServer(view: string, links: Map<string, UpstreamLink>, local = false): Promise<Server> {
     const { capabilities, instructions } = await connectAll(view, links);
-    return buildDownstreamServer(createRouter(view, links), { capabilities, instructions, caller: (ctx) => caller(ctx.sessionId) });
+    return buildDownstreamServer(createRouter(view, links), {
+      capabilities,
+      instructions,
+      caller: (ctx) => (local ? { grant: 'local', ...(ctx.sessionId ? { session: ctx.sessionId } : {}) } : callerFromAuth(ctx.http?.authInfo, ctx.sessionId)),
+    });
   }
 
   /** A peer that reaches the downstream client of one session, for upstream messages not tied to a call. */
@@ -131,7 +152,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const openSession: SessionOpener = async (view, initialize) => {
     let server: Server | undefined;
     const links = createLinks(view, 'legacy', relayableClientCapabilities(initialize.capabilities as ClientCapabilities), peerOf(() => server));
-    server = await openServer(view, links, (session) => ({ grant: 'anonymous', session }));
+    server = await openServer(view, links);
     return { server, close: () => closeLinks(links) };
   };
   const sessions = new LegacySessions({ idleTimeoutMs: config.sessions.idleTimeout, clock, logger, open: openSession });
@@ -147,7 +168,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (!arm) {
       const links = createLinks(view, 'modern', {});
       sharedLinks.set(view, links);
-      arm = createModernArm(() => openServer(view, links, () => ({ grant: 'anonymous' })), {
+      arm = createModernArm(() => openServer(view, links), {
         maxRequestBodySize: parseByteSize(config.sessions.maxRequestBody),
         onerror: (error) => logger.debug({ err: error.message }, 'modern request error'),
       });
@@ -170,6 +191,9 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return {
     sessions,
+    async toolsChanged() {
+      await sessions.broadcast({ method: 'notifications/tools/list_changed' });
+    },
     async listen() {
       http = await new Promise<HttpServer>((resolve, reject) => {
         const server = app.listen(config.listen.port, config.listen.host, () => resolve(server));
@@ -197,7 +221,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     async openStdioServer(view, era, clientCapabilities) {
       let server: Server | undefined;
       const links = createLinks(view, era, era === 'legacy' ? relayableClientCapabilities(clientCapabilities) : {}, peerOf(() => server));
-      server = await openServer(view, links, () => ({ grant: 'local' }));
+      server = await openServer(view, links, true);
       const previous = server.onclose;
       server.onclose = () => {
         previous?.();

@@ -11,6 +11,7 @@ import type { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
 import { type LegacySseSessions, SSE_MESSAGES_PATH } from '../proxy/downstream/legacy-sse.js';
 import type { ModernHandler } from '../proxy/downstream/modern-arm.js';
 import { createMcpExpressApp, isLegacyRequest, toWebRequest } from '../proxy/sdk.js';
+import { grantAuth } from './grant-auth.js';
 
 export interface HttpAppOptions {
   config: Config;
@@ -53,6 +54,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
       sendJsonRpcError(res, 500, -32603, `Internal error: ${(error as Error).message}`);
     }
   };
+  const auth = grantAuth(config.grants);
+  app.use(['/mcp', '/sse', SSE_MESSAGES_PATH], auth);
+
   // The 2024-11-05 HTTP+SSE transport, for clients that predate Streamable HTTP.
   const sse = async (res: Response, view: string) => {
     if (!options.views.has(view)) {

@@ -3,6 +3,7 @@
  * them. Policy runs before limits so a denied call spends no quota; approval runs after limits so a human never
  * reviews a call that would be throttled; forward is the only stage that talks to the upstream.
  */
+import type { LimitStore } from '../limits/limit-store.js';
 import { forwardStage } from './forward-stage.js';
 import { routeStage } from './route-stage.js';
 import type { Stage } from './tool-call.js';
@@ -11,8 +12,11 @@ export interface PipelineParts {
   policy?: Stage;
   limits?: Stage;
   approval?: Stage;
+  /** The store the limits stage consumed from, so a failed upstream call gets its quota back. */
+  limitStore?: LimitStore;
 }
 
 export function buildStages(parts: PipelineParts = {}): Stage[] {
-  return [routeStage, parts.policy, parts.limits, parts.approval, forwardStage].filter((stage): stage is Stage => stage !== undefined);
+  const refund = parts.limitStore ? (reservation: string) => parts.limitStore!.refund(reservation) : undefined;
+  return [routeStage, parts.policy, parts.limits, parts.approval, forwardStage(refund)].filter((stage): stage is Stage => stage !== undefined);
 }

@@ -2,15 +2,12 @@
  * The values that travel through the tools/call pipeline. A decision is a value (StageResult), never a throw:
  * each stage can be tested without a server.
  */
-import type { UpstreamLink } from '../proxy/upstream/upstream-link.js';
+import type { Caller, PolicyDecision } from '../policy/index.js';
 import type { ProtocolError, Result, ServerContext } from '../proxy/sdk.js';
+import type { UpstreamLink } from '../proxy/upstream/upstream-link.js';
 
-export interface Caller {
-  /** The grant the API key maps to; stdio callers are `local`. */
-  grant: string;
-  agent?: string;
-  session?: string;
-}
+/** Who calls: the grant an API key maps to (stdio callers are `local`), its agent label and session. */
+export type { Caller };
 
 export interface ToolCall {
   readonly callId: string;
@@ -25,10 +22,16 @@ export interface ToolCall {
   readonly caller: Caller;
 }
 
-/** Per-call I/O handles, kept apart from the immutable stage objects built once at start. */
+/** Per-call state and I/O handles, kept apart from the immutable stage objects built once at start. */
 export interface CallContext {
   readonly mcp: ServerContext;
   readonly links: ReadonlyMap<string, UpstreamLink>;
+  /** Whether an approval stage follows; without one a call needing approval is refused. */
+  readonly approvalAvailable: boolean;
+  /** Set by the policy stage. */
+  decision?: PolicyDecision;
+  /** Set by the limits stage: quota to give back if the upstream fails. */
+  reservation?: string;
 }
 
 export const OUTCOMES = ['executed', 'upstream_error', 'denied', 'rate_limited', 'rejected', 'expired', 'cancelled'] as const;

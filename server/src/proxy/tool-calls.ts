@@ -11,6 +11,7 @@ import type { UpstreamLink } from './upstream/upstream-link.js';
 
 export interface ToolCallDeps {
   stages: readonly Stage[];
+  approvalAvailable: boolean;
   observer?: PipelineObserver;
   /** Whether a tool appears in tools/list; the policy stage answers a call to a hidden tool as unknown. */
   isVisible(server: string, tool: string): boolean;
@@ -34,7 +35,7 @@ export async function callTool(
     params: target.tool === target.exposedName ? params : { ...params, name: target.tool },
     caller,
   };
-  const outcome = await runPipeline(deps.stages, call, { mcp, links }, deps.observer);
+  const outcome = await runPipeline(deps.stages, call, { mcp, links, approvalAvailable: deps.approvalAvailable }, deps.observer);
   if (outcome.kind === 'error') throw outcome.error;
   return outcome.result;
 }

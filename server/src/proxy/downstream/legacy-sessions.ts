@@ -25,6 +25,8 @@ export type SessionOpener = (view: string, initialize: Record<string, unknown>, 
 interface Session {
   readonly id: string;
   readonly view: string;
+  /** The grant that opened the session; another grant's key cannot use it. */
+  readonly grant: string | undefined;
   readonly opened: OpenedSession;
   readonly transport: NodeStreamableHTTPServerTransport;
   lastSeen: number;
@@ -62,6 +64,10 @@ export class LegacySessions {
         sendJsonRpcError(res, 404, -32001, `Session not found: ${id} (it expired or was closed; initialize a new session)`);
         return;
       }
+      if (session.grant !== grantOf(req)) {
+        sendJsonRpcError(res, 403, -32001, 'Forbidden: this session was opened with another API key');
+        return;
+      }
       return this.#serve(session, req, res, body);
     }
     if (req.method !== 'POST' || !isInitialize(body)) {
@@ -78,7 +84,7 @@ export class LegacySessions {
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         sessionId = id;
-        this.#sessions.set(id, { id, view, opened, transport, lastSeen: this.#options.clock.now(), active: 0 });
+        this.#sessions.set(id, { id, view, grant: grantOf(req), opened, transport, lastSeen: this.#options.clock.now(), active: 0 });
         this.#options.logger.info({ session: id, view }, 'session opened');
       },
       onsessionclosed: (id) => void this.#close(id, 'closed by client'),
@@ -123,9 +129,18 @@ export class LegacySessions {
     return idle.map((s) => s.id);
   }
 
+  /** Sends a notification to every open session (the policy changed what tools/list shows, say). */
+  async broadcast(notification: { method: string; params?: Record<string, unknown> }): Promise<void> {
+    await Promise.all([...this.#sessions.values()].map((s) => s.opened.server.notification(notification).catch(() => undefined)));
+  }
+
   async closeAll(): Promise<void> {
     await Promise.all([...this.#sessions.keys()].map((id) => this.#close(id, 'gateway shutting down')));
   }
+}
+
+function grantOf(req: IncomingMessage): string | undefined {
+  return (req as IncomingMessage & { auth?: { clientId?: string } }).auth?.clientId;
 }
 
 function isInitialize(body: unknown): body is { method: 'initialize'; params?: unknown } {
