@@ -3,8 +3,11 @@
  * Every failure ends with one clear message on stderr and a non-zero exit, never a stack trace.
  */
 import { AirlockError } from '../errors/airlock-error.js';
-import { runServe } from './serve-command.js';
+import { runAuditCommand } from './audit-command.js';
+import { runMigrateCommand } from './migrate-command.js';
+import { runPolicyCommand } from './policy-command.js';
 import { runStdioWrapper } from './run-command.js';
+import { runServe } from './serve-command.js';
 
 const USAGE = `usage:
   airlock serve [--config airlock.config.json]
@@ -31,6 +34,12 @@ async function main(argv: string[]): Promise<number> {
       return runServe(rest, io);
     case 'run':
       return runStdioWrapper(rest, io);
+    case 'policy':
+      return runPolicyCommand(rest, io);
+    case 'audit':
+      return runAuditCommand(rest, io);
+    case 'migrate':
+      return runMigrateCommand(rest, io);
     case undefined:
     case '-h':
     case '--help':
@@ -45,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
+    process.exitCode = code;
   },
   (error: unknown) => {
     const message = error instanceof AirlockError ? error.message : `unexpected error: ${(error as Error)?.stack ?? String(error)}`;

@@ -1,28 +1,12 @@
 /**
  * The rate-limit store contract. This module owns the semantics every store implements (memory for one process,
- * Redis for many) and that `test/contract/limit-store.contract.ts` checks; it knows nothing about policies, scopes
- * or how a key is built. Choices that are not obvious are explained in `./README.md`.
+ * Redis for many) and that `test/contract/limit-store.contract.ts` checks; it does not know how a key is built:
+ * the policy engine's LimitRequest already carries the counter name and scope value in `key`, so limits with the
+ * same counter and scope share one count. Choices that are not obvious are explained in `./README.md`.
  */
+import type { LimitRequest } from '../policy/evaluate.js';
 
-/**
- * One limit that matched a call. The policy engine builds these (TODO(lead): import from '../policy/evaluate.js'
- * once it exists); `key` already contains the counter name and the scope value, so limits with the same counter
- * and scope share one count.
- */
-export interface LimitRequest {
-  /** The count this limit reads and adds to, e.g. `all_calls:grant:ci-bot`. */
-  key: string;
-  counter: string;
-  /** Length of the rolling window in milliseconds (> 0). */
-  windowMs: number;
-  /** Most admitted weight allowed in any window (≥ 0). */
-  max: number;
-  /** Weight of this call: 1, or the amount read through `increment_from` (finite, ≥ 0). */
-  cost: number;
-  onExceed: 'deny' | 'require_approval';
-  /** JSON Pointer of the limit in the policy, for the decision the agent sees. */
-  rule: string;
-}
+export type { LimitRequest };
 
 export type LimitCheck =
   | { allowed: true; reservation: string /* opaque; give it back to `refund` */ }
