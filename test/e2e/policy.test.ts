@@ -24,13 +24,14 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const POLICY = {
   version: '1',
   default: 'deny',
-  hide: ['crash', 'hang'],
+  hide: ['hang'],
   tools: {
     echo: {
       deny_if: [{ path: 'args.text', op: 'eq', value: 'forbidden' }],
       limits: [{ counter: 'echo_rate', window: 'minute', max: 2, scope: 'grant' }],
     },
     stats: { action: 'allow' },
+    crash: { limits: [{ counter: 'crash_rate', window: 'hour', max: 1, scope: 'grant' }] },
     progress: { action: 'allow' },
     log: { action: 'deny', reason: 'Logging is for humans only.' },
     elicit: { action: 'require_approval', approval: { approvers: ['web:oncall'] } },
@@ -90,8 +91,8 @@ describe('policy through the gateway', () => {
   it('leaves hidden tools out of tools/list and answers a call to one as an unknown tool', async () => {
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain('test__echo');
-    expect(names).not.toContain('test__crash');
-    await expect(rawCall(client, 'test__crash')).rejects.toMatchObject({ code: -32602, message: 'Unknown tool: test__crash' });
+    expect(names).not.toContain('test__hang');
+    await expect(rawCall(client, 'test__hang')).rejects.toMatchObject({ code: -32602, message: 'Unknown tool: test__hang' });
   });
 
   it('denies with the policy’s reason and the rule, without calling the upstream', async () => {
@@ -127,6 +128,12 @@ describe('policy through the gateway', () => {
     expect(textOf(await rawCall(client, 'test__echo', { text: 'four' }))).toBe('four');
   });
 
+  it('gives back the quota of a call whose upstream failed', async () => {
+    await expect(rawCall(client, 'test__crash')).rejects.toMatchObject({ code: -32603 });
+    // max is 1 per hour: only a refund lets the second call through to the (restarted) upstream.
+    await expect(rawCall(client, 'test__crash')).rejects.toMatchObject({ code: -32603, message: expect.stringContaining('closed its connection') });
+  });
+
   it('never runs a call that needs approval while no approval service is configured', async () => {
     const held = await rawCall(client, 'test__elicit', { message: 'm' });
     expect(textOf(held)).toMatch(/^Policy violation: .*no approval service/);
@@ -134,7 +141,7 @@ describe('policy through the gateway', () => {
 
   it('hot-reloads a valid policy without dropping the session, and keeps the last good one on a bad change', async () => {
     const toolsChanged = new Promise<void>((resolve) => client.setNotificationHandler('notifications/tools/list_changed', async () => resolve()));
-    await writeFile(policyPath, JSON.stringify({ ...POLICY, hide: ['crash', 'hang', 'progress'] }));
+    await writeFile(policyPath, JSON.stringify({ ...POLICY, hide: ['hang', 'progress'] }));
     await expect.poll(async () => (await client.listTools()).tools.map((t) => t.name)).not.toContain('test__progress');
     await toolsChanged;
 
