@@ -89,3 +89,14 @@ async function createPostgres(): Promise<TestDatabase> {
     },
   };
 }
+
+/** A handle on `db` whose close() leaves it open: for code under test that closes what it opened. */
+export function borrowDb(db: Db, onClose: () => void = () => {}): Db {
+  return {
+    dialect: db.dialect,
+    query: <T>(sql: string, params?: readonly unknown[]) => db.query<T>(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => db.transaction(fn),
+    close: async () => onClose(),
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * SQL for the audit log, on either driver: chained appends, ordered reads for verify and export, and the
+ * console's filtered, keyset-paged listing. Buffering and retries are audit-log.ts's; hashing rules are
+ * hash-chain.ts's.
+ */
+import { AirlockError } from '../errors/airlock-error.js';
+import type { Db } from '../db/db.js';
+import { auditColumns, type AuditRecord, type PreparedAuditEvent } from './audit-event.js';
+import { canonicalJson, chainHash, type JsonObject } from './hash-chain.js';
+
+/** One link of the chain as stored and exported. */
+export interface ChainRow {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  canonical: string;
+}
+
+/** A stored row with its filter columns, which verify compares with the canonical record. */
+export interface StoredChainRow extends ChainRow {
+  ts: Date;
+  kind: string;
+  server: string | null;
+  tool: string | null;
+  grant_name: string | null;
+  agent: string | null;
+  approval_id: string | null;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+// The largest bigint: a seq bound that excludes nothing, for time ranges that reach past the last row.
+const MAX_SEQ = '9223372036854775807';
+
+// 11 parameters a row; 500 rows stay far below PostgreSQL's 65,535 parameters per statement.
+const ROWS_PER_INSERT = 500;
+const COLUMNS = 'seq, ts, kind, server, tool, grant_name, agent, approval_id, canonical, prev_hash, hash';
+const SELECT_ROW = `SELECT seq, ts, kind, server, tool, grant_name, agent, approval_id, canonical,
+  prev_hash AS "prevHash", hash FROM audit_events`;
+
+/**
+ * Appends events in order as one transaction (a savepoint when `db` is already a transaction, so the approval
+ * service can write a decision and its audit row atomically). Locking the chain head row serializes appenders,
+ * across processes too, so each row links to the one committed before it and the chain never forks. Callers
+ * inside a longer transaction should append last: the head stays locked until they commit.
+ */
+export async function appendAuditEvents(db: Db, events: readonly PreparedAuditEvent[]): Promise<ChainRow[]> {
+  if (events.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const [head] = await tx.query<ChainHead & { ts: Date | null }>(
+      'SELECT seq, hash, ts FROM audit_chain_head WHERE id = 1 FOR UPDATE',
+    );
+    if (!head) throw new AirlockError('INTERNAL', 'The audit chain head row is missing; the audit log was tampered with');
+    let { seq, hash: prevHash } = head;
+    let lastTs = head.ts?.getTime() ?? Number.NEGATIVE_INFINITY;
+    const rows = events.map(({ occurredAt, ...event }) => {
+      seq += 1;
+      const occurred = Date.parse(occurredAt);
+      lastTs = Math.max(occurred, lastTs);
+      const ts = new Date(lastTs).toISOString();
+      const record: AuditRecord = { ...event, seq, ts, ...(lastTs === occurred ? {} : { occurredAt }) };
+      const canonical = canonicalJson(record as unknown as JsonObject);
+      const link: ChainRow = { seq, prevHash, hash: chainHash(prevHash, canonical), canonical };
+      prevHash = link.hash;
+      return { link, columns: auditColumns(record) };
+    });
+    for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+      const chunk = rows.slice(start, start + ROWS_PER_INSERT);
+      const params: unknown[] = [];
+      const tuples = chunk.map(({ link, columns: c }) => {
+        params.push(link.seq, c.ts, c.kind, c.server, c.tool, c.grant_name, c.agent, c.approval_id);
+        params.push(link.canonical, link.prevHash, link.hash);
+        const n = params.length - 11;
+        const slots = Array.from({ length: 11 }, (_, i) => `$${n + i + 1}${i === 1 ? '::timestamptz' : ''}`);
+        return `(${slots.join(', ')})`;
+      });
+      await tx.query(`INSERT INTO audit_events (${COLUMNS}) VALUES ${tuples.join(', ')}`, params);
+    }
+    await tx.query('UPDATE audit_chain_head SET seq = $1, hash = $2, ts = $3::timestamptz WHERE id = 1', [
+      seq,
+      prevHash,
+      new Date(lastTs).toISOString(),
+    ]);
+    return rows.map((row) => row.link);
+  });
+}
+
+export async function readChainHead(db: Db): Promise<ChainHead | undefined> {
+  const [head] = await db.query<ChainHead>('SELECT seq, hash FROM audit_chain_head WHERE id = 1');
+  return head;
+}
+
+/** Rows from `fromSeq` on, in seq order, a page at a time, so a million rows never sit in memory at once. */
+export async function* iterateChainRows(db: Db, fromSeq = 1, pageSize = 1000): AsyncGenerator<StoredChainRow> {
+  let next = fromSeq;
+  for (;;) {
+    const page = await db.query<StoredChainRow>(`${SELECT_ROW} WHERE seq >= $1 ORDER BY seq LIMIT $2`, [next, pageSize]);
+    yield* page;
+    const last = page.at(-1);
+    if (page.length < pageSize || !last) return;
+    next = last.seq + 1;
+  }
+}
+
+// The first seq recorded at or after a time: ts never decreases along seq, so one step down the (ts, seq) index.
+const FIRST_SEQ_AT = (slot: string) =>
+  `(SELECT seq FROM audit_events WHERE ts >= ${slot}::timestamptz ORDER BY ts, seq LIMIT 1)`;
+
+/** The first seq recorded at or after `ts`, where an export `--since` a time starts. */
+export async function firstSeqAtOrAfter(db: Db, ts: Date): Promise<number | undefined> {
+  const [row] = await db.query<{ seq: number | null }>(`SELECT ${FIRST_SEQ_AT('$1')} AS seq`, [ts.toISOString()]);
+  return row?.seq ?? undefined;
+}
+
+export interface AuditQuery {
+  kinds?: readonly string[];
+  server?: string;
+  tool?: string;
+  agent?: string;
+  grant?: string;
+  approvalId?: string;
+  from?: Date;
+  to?: Date;
+  /** Keyset cursor: only events older than this seq (the previous page's `nextBeforeSeq`). */
+  beforeSeq?: number;
+  /** Page size, 1–500; default 50. */
+  limit?: number;
+}
+
+export interface AuditEventView {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  record: AuditRecord;
+}
+
+export interface AuditPage {
+  events: AuditEventView[];
+  /** Pass as `beforeSeq` for the next (older) page; null on the last page. */
+  nextBeforeSeq: number | null;
+}
+
+/** The statement behind queryAuditEvents, apart so tests can EXPLAIN it. Fetches one extra row to see a next page. */
+export function auditQuerySql(query: AuditQuery = {}): { sql: string; params: unknown[]; limit: number } {
+  const limit = Math.min(Math.max(Math.trunc(query.limit ?? 50), 1), 500);
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const add = (sql: (slot: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (query.kinds?.length) add((slot) => `kind = ANY(${slot}::text[])`, [...query.kinds]);
+  if (query.server !== undefined) add((slot) => `server = ${slot}`, query.server);
+  if (query.tool !== undefined) add((slot) => `tool = ${slot}`, query.tool);
+  if (query.agent !== undefined) add((slot) => `agent = ${slot}`, query.agent);
+  if (query.grant !== undefined) add((slot) => `grant_name = ${slot}`, query.grant);
+  if (query.approvalId !== undefined) add((slot) => `approval_id = ${slot}`, query.approvalId);
+  // A time range becomes a seq range, so the newest-first scan starts and stops at the right rows instead of
+  // filtering its way back from the end of the log.
+  if (query.from !== undefined) add((slot) => `seq >= COALESCE(${FIRST_SEQ_AT(slot)}, ${MAX_SEQ})`, query.from.toISOString());
+  if (query.to !== undefined) add((slot) => `seq < COALESCE(${FIRST_SEQ_AT(slot)}, ${MAX_SEQ})`, query.to.toISOString());
+  if (query.beforeSeq !== undefined) add((slot) => `seq < ${slot}`, query.beforeSeq);
+  params.push(limit + 1);
+  const sql = `SELECT seq, prev_hash AS "prevHash", hash, canonical FROM audit_events
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`;
+  return { sql, params, limit };
+}
+
+/** Newest first. Every filter is an indexed column and paging is by seq, so pages cost the same at any depth. */
+export async function queryAuditEvents(db: Db, query: AuditQuery = {}): Promise<AuditPage> {
+  const { sql, params, limit } = auditQuerySql(query);
+  const rows = await db.query<ChainRow>(sql, params);
+  const page = rows.slice(0, limit);
+  return {
+    events: page.map((row) => ({
+      seq: row.seq,
+      prevHash: row.prevHash,
+      hash: row.hash,
+      record: JSON.parse(row.canonical) as AuditRecord,
+    })),
+    nextBeforeSeq: rows.length > limit ? (page.at(-1)?.seq ?? null) : null,
+  };
+}
