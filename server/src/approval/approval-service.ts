@@ -1,0 +1,363 @@
+/**
+ * The approval service: the one place approvals are created, decided, expired, cancelled and claimed. Slack,
+ * the console and the REST API see it as an ApprovalDesk; the pipeline's approval stage uses the rest.
+ *
+ * Every change is a transaction holding the conditional UPDATE and its audit event, so a change and its audit
+ * row commit together or not at all, and the first of approve, reject, expiry and cancellation wins. Listeners
+ * and waiting calls hear of a change only after it committed.
+ */
+import { randomUUID } from 'node:crypto';
+
+import type { AuditEvent } from '../audit/audit-event.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { canonicalJson, hashJson, sha256Hex, type JsonObject } from '../audit/hash-chain.js';
+import { redactArgs } from '../audit/redact.js';
+import type { Db } from '../db/db.js';
+import type { Logger } from '../log/logger.js';
+import type { ApprovalSpec, Caller } from '../policy/index.js';
+import type { Clock } from '../util/clock.js';
+import { formatDuration } from '../util/duration.js';
+import type {
+  Actor,
+  Approval,
+  ApprovalDesk,
+  ApprovalEvent,
+  ApprovalNotification,
+  ApprovalStatus,
+  DecideOutcome,
+  DecisionBody,
+} from './approval.js';
+import * as store from './approval-store.js';
+
+export interface HeldCall {
+  server: string;
+  tool: string;
+  args: Record<string, unknown>;
+  caller: Caller;
+  callId: string;
+  policyVersion: string;
+  rule: string;
+  spec: ApprovalSpec;
+}
+
+export interface ApprovalServiceOptions {
+  db: Db;
+  audit: AuditLog;
+  clock: Clock;
+  logger: Logger;
+  /** `group:` names of approver lists, each a list of approver ids (`slack:U…`, `web:alice`). */
+  groups?: Readonly<Record<string, readonly string[]>>;
+  /** Names this process in approvals it holds (several gateway instances share one database). */
+  instanceId?: string;
+  /** Keep argument values (secrets excepted) in approvals, as the audit log does with the same option. */
+  keepArgValues?: boolean;
+}
+
+/** What binds a decision to one exact call: the same call by the same grant under the same policy. */
+export function bindingHash(call: Pick<HeldCall, 'server' | 'tool' | 'args' | 'caller' | 'policyVersion'>): string {
+  return sha256Hex(
+    canonicalJson({ server: call.server, tool: call.tool, args: call.args as JsonObject, grant: call.caller.grant, policy: call.policyVersion }),
+  );
+}
+
+export class ApprovalService implements ApprovalDesk {
+  readonly #db: Db;
+  readonly #audit: AuditLog;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #groups: Readonly<Record<string, readonly string[]>>;
+  readonly #instanceId: string;
+  readonly #keepArgValues: boolean;
+  readonly #listeners = new Set<(event: ApprovalEvent) => void>();
+  readonly #waiters = new Map<string, Set<(approval: Approval) => void>>();
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: ApprovalServiceOptions) {
+    this.#db = options.db;
+    this.#audit = options.audit;
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#groups = options.groups ?? {};
+    this.#instanceId = options.instanceId ?? randomUUID();
+    this.#keepArgValues = options.keepArgValues ?? false;
+  }
+
+  // ---- the desk: read, decide, subscribe -------------------------------------------------------------------
+
+  list(filter?: { status?: ApprovalStatus; limit?: number }): Promise<Approval[]> {
+    return store.listApprovals(this.#db, filter);
+  }
+
+  get(id: string): Promise<Approval | undefined> {
+    return store.getApproval(this.#db, id);
+  }
+
+  subscribe(listener: (event: ApprovalEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async recordNotification(id: string, notification: ApprovalNotification): Promise<void> {
+    await store.addNotification(this.#db, id, notification);
+  }
+
+  async decide(id: string, body: DecisionBody, actor: Actor): Promise<DecideOutcome> {
+    const now = new Date(this.#clock.now());
+    const outcome = await this.#db.transaction(async (tx): Promise<DecideOutcome & { event?: ApprovalEvent }> => {
+      const approval = await store.getApproval(tx, id, true);
+      if (!approval) return { ok: false, code: 'NOT_FOUND', message: `No approval "${id}"` };
+      if (!store.OPEN_STATUSES.includes(approval.status as never)) return alreadyDecided(approval);
+      if (actor.grants?.includes(approval.grant)) {
+        return { ok: false, code: 'SELF_APPROVAL', message: `${actor.id} acts for grant "${approval.grant}", which made this call: nobody approves their own call`, approval };
+      }
+      if (!this.#mayDecide(approval.spec, actor.id)) {
+        return { ok: false, code: 'NOT_AN_APPROVER', message: `${actor.id} is not an approver of this call (approvers: ${approval.spec.approvers.join(', ')})`, approval };
+      }
+      const reason = body.reason ?? null;
+      if (!(await store.insertVote(tx, id, { approver: actor.id, decision: body.decision, via: actor.via, reason }, now))) {
+        return { ok: false, code: 'ALREADY_VOTED', message: `${actor.id} has already voted on this approval`, approval };
+      }
+      const base = this.#auditBase(approval);
+      // One rejection decides; approval needs the quorum.
+      const approvals = body.decision === 'approve' ? await store.countApprovingVotes(tx, id) : 0;
+      if (body.decision === 'approve' && approvals < approval.spec.quorum) {
+        await this.#audit.appendInTransaction(tx, { ...base, kind: 'approval_vote', actor: actor.id, via: actor.via, reason: reason ?? undefined, detail: { approvals, quorum: approval.spec.quorum } });
+        const updated = (await store.getApproval(tx, id))!;
+        return { ok: true, approval: updated, final: false, event: { type: 'voted', approval: updated } };
+      }
+      const status = body.decision === 'approve' ? 'approved' : 'rejected';
+      const decided = await store.closeApproval(tx, id, { status, by: actor.id, via: actor.via, reason, at: now });
+      if (!decided) return alreadyDecided((await store.getApproval(tx, id))!);
+      await this.#audit.appendInTransaction(tx, { ...base, kind: status, actor: actor.id, via: actor.via, reason: reason ?? undefined, occurredAt: now });
+      return { ok: true, approval: decided, final: true, event: { type: 'decided', approval: decided } };
+    });
+    if (outcome.ok && outcome.event) this.#publish(outcome.event);
+    const { event: _event, ...result } = outcome as DecideOutcome & { event?: ApprovalEvent };
+    return result;
+  }
+
+  #mayDecide(spec: ApprovalSpec, actorId: string): boolean {
+    return spec.approvers.some((approver) =>
+      approver.startsWith('group:') ? (this.#groups[approver.slice('group:'.length)] ?? []).includes(actorId) : approver === actorId,
+    );
+  }
+
+  // ---- the gateway's side: request, wait, claim, leave, expire, recover --------------------------------------
+
+  /** Creates the approval for a held call, or joins the pending one for the identical call. */
+  async request(call: HeldCall): Promise<{ approval: Approval; joined: boolean }> {
+    const now = new Date(this.#clock.now());
+    const result = await this.#db.transaction(async (tx) => {
+      const joined = await store.insertOrJoin(tx, {
+        id: randomUUID(),
+        bindingHash: bindingHash(call),
+        server: call.server,
+        tool: call.tool,
+        grant: call.caller.grant,
+        agent: call.caller.agent ?? null,
+        sessionId: call.caller.session ?? null,
+        argsRedacted: redactArgs(call.args as JsonObject, { keepValues: this.#keepArgValues }),
+        argsHash: hashJson(call.args as JsonObject),
+        policyVersion: call.policyVersion,
+        rule: call.rule,
+        spec: call.spec,
+        requestedAt: now,
+        expiresAt: new Date(now.getTime() + call.spec.timeoutMs),
+        ownerInstance: this.#instanceId,
+      });
+      await this.#audit.appendInTransaction(tx, {
+        ...this.#auditBase(joined.approval),
+        kind: joined.joined ? 'approval_joined' : 'approval_requested',
+        callId: call.callId,
+        session: call.caller.session,
+        args: call.args as AuditEvent['args'],
+        detail: { expiresAt: joined.approval.expiresAt, approvers: joined.approval.spec.approvers, joinedCount: joined.approval.joinedCount },
+        occurredAt: now,
+      });
+      return joined;
+    });
+    this.#publish({ type: result.joined ? 'joined' : 'created', approval: result.approval });
+    this.#armExpiry();
+    return result;
+  }
+
+  /**
+   * Resolves with the approval once it is no longer pending. Registers before reading, so a decision that commits
+   * between the request and the wait is not missed.
+   */
+  waitForDecision(id: string, signal: AbortSignal): Promise<Approval> {
+    return new Promise<Approval>((resolve, reject) => {
+      const waiters = this.#waiters.get(id) ?? new Set();
+      this.#waiters.set(id, waiters);
+      const done = (approval: Approval) => {
+        cleanup();
+        resolve(approval);
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(signal.reason);
+      };
+      const cleanup = () => {
+        waiters.delete(done);
+        if (waiters.size === 0) this.#waiters.delete(id);
+        signal.removeEventListener('abort', onAbort);
+      };
+      waiters.add(done);
+      signal.addEventListener('abort', onAbort, { once: true });
+      store.getApproval(this.#db, id).then(
+        (approval) => {
+          if (approval && approval.status !== 'pending') done(approval);
+        },
+        (error: unknown) => this.#logger.warn({ approval: id, err: (error as Error).message }, 'could not read approval while waiting'),
+      );
+    });
+  }
+
+  /** The retry of an approved call: claims the approval so that it runs exactly once. */
+  async claimRetry(call: Pick<HeldCall, 'server' | 'tool' | 'args' | 'caller' | 'policyVersion'>): Promise<Approval | undefined> {
+    return store.claimApproved(this.#db, bindingHash(call), new Date(this.#clock.now()));
+  }
+
+  /** A call that waited on this approval claims it; only one call runs per approval. */
+  async claim(id: string): Promise<Approval | undefined> {
+    return store.claimById(this.#db, id, new Date(this.#clock.now()));
+  }
+
+  /**
+   * The client of a waiting call cancelled or went away. Calls joined to the same approval keep it alive; the last
+   * one to leave cancels it.
+   */
+  async leave(id: string, reason: string): Promise<void> {
+    const now = new Date(this.#clock.now());
+    const cancelled = await this.#db.transaction(async (tx) => {
+      if ((await store.leave(tx, id)) !== 'last') return undefined;
+      const closed = await store.closeApproval(tx, id, { status: 'cancelled', by: 'system', via: 'system', reason, at: now });
+      if (closed) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'cancelled', actor: 'system', via: 'system', reason, occurredAt: now });
+      return closed;
+    });
+    if (cancelled) this.#publish({ type: 'decided', approval: cancelled });
+  }
+
+  async recordExecution(id: string, outcome: { ok: boolean; upstreamStatus: string; durationMs: number }): Promise<void> {
+    const now = new Date(this.#clock.now());
+    const approval = await this.#db.transaction(async (tx) => {
+      const updated = await store.recordExecution(tx, id, { status: outcome.ok ? 'succeeded' : 'failed', upstreamStatus: outcome.upstreamStatus, durationMs: outcome.durationMs, at: now });
+      if (updated) {
+        await this.#audit.appendInTransaction(tx, {
+          ...this.#auditBase(updated),
+          kind: 'executed',
+          upstreamStatus: outcome.upstreamStatus,
+          durationMs: outcome.durationMs,
+          occurredAt: now,
+        });
+      }
+      return updated;
+    });
+    if (approval) this.#publish({ type: 'executed', approval });
+  }
+
+  /** Applies each due approval's on_timeout. Driven by the expiry timer, or directly with an injected clock. */
+  async expireDue(now = new Date(this.#clock.now())): Promise<Approval[]> {
+    const expired: Approval[] = [];
+    for (const id of await store.dueForExpiry(this.#db, now)) {
+      const closed = await this.#db.transaction(async (tx) => {
+        const approval = await store.getApproval(tx, id, true);
+        if (!approval || !store.OPEN_STATUSES.includes(approval.status as never)) return undefined;
+        const wait = formatDuration(approval.spec.timeoutMs);
+        const approve = approval.spec.onTimeout === 'approve';
+        const reason = approve ? `no decision within ${wait}; the rule approves on timeout` : `no decision within ${wait}`;
+        const decided = await store.closeApproval(tx, id, { status: approve ? 'approved' : 'expired', by: 'system', via: 'system', reason, at: now });
+        if (decided) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(decided), kind: approve ? 'approved' : 'expired', actor: 'system', via: 'timer', reason, occurredAt: now });
+        return decided;
+      });
+      if (closed) {
+        expired.push(closed);
+        this.#publish({ type: 'decided', approval: closed });
+      }
+    }
+    return expired;
+  }
+
+  /**
+   * After a restart no call waits on the approvals that were pending: they become `abandoned` (still decidable, so
+   * a decision made later applies to the agent's retry) and expire as before. Nothing stays pending with nobody
+   * waiting.
+   */
+  async recover(): Promise<number> {
+    const now = new Date(this.#clock.now());
+    const reason = 'the gateway restarted while the call was held; a decision still applies to the identical retry';
+    let count = 0;
+    for (const id of await store.pendingIds(this.#db)) {
+      const abandoned = await this.#db.transaction(async (tx) => {
+        const closed = await store.closeApproval(tx, id, { status: 'abandoned', by: 'system', via: 'system', reason, at: now });
+        if (closed) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'abandoned', actor: 'system', via: 'system', reason, occurredAt: now });
+        return closed;
+      });
+      if (abandoned) count += 1;
+    }
+    this.#armExpiry();
+    return count;
+  }
+
+  /** Keeps one timer on the next expiry; the database decides what is due, so a restart loses nothing. */
+  #armExpiry(): void {
+    if (this.#closed) return;
+    void store.nextExpiry(this.#db).then(
+      (next) => {
+        clearTimeout(this.#expiryTimer);
+        if (!next || this.#closed) return;
+        const delay = Math.max(0, Math.min(next.getTime() - this.#clock.now(), 2 ** 31 - 1));
+        this.#expiryTimer = setTimeout(() => {
+          void this.expireDue().then(
+            () => this.#armExpiry(),
+            (error: Error) => this.#logger.error({ err: error.message }, 'approval expiry failed'),
+          );
+        }, delay);
+        this.#expiryTimer.unref();
+      },
+      (error: Error) => this.#logger.warn({ err: error.message }, 'could not schedule approval expiry'),
+    );
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#expiryTimer);
+  }
+
+  #auditBase(approval: Approval): AuditEvent {
+    return {
+      kind: 'approval_requested',
+      approvalId: approval.id,
+      server: approval.server,
+      tool: approval.tool,
+      grant: approval.grant,
+      ...(approval.agent ? { agent: approval.agent } : {}),
+      policyVersion: approval.policyVersion,
+      rule: approval.rule,
+    };
+  }
+
+  /** After commit: wake the calls waiting on a decided approval, then tell the listeners. */
+  #publish(event: ApprovalEvent): void {
+    if (event.type === 'decided') {
+      for (const wake of [...(this.#waiters.get(event.approval.id) ?? [])]) wake(event.approval);
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#logger.error({ err: (error as Error).message, event: event.type }, 'approval listener failed');
+      }
+    }
+  }
+}
+
+function alreadyDecided(approval: Approval): DecideOutcome {
+  return {
+    ok: false,
+    code: 'ALREADY_DECIDED',
+    message: `Already ${approval.status} by ${approval.decidedBy ?? 'system'} at ${approval.decidedAt ?? 'an earlier time'}`,
+    approval,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The approval record and the narrow interface the Slack app, the console and the REST API use to read and decide
+ * approvals (DESIGN.md §1: decide, list, subscribe). The gateway's own side — requesting, holding, expiring,
+ * consuming — is in approval-service.ts.
+ */
+import { z } from 'zod';
+
+import type { ApprovalSpec } from '../policy/index.js';
+
+export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'abandoned'] as const;
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+
+/** Where a decision came from. `system` is expiry, cancellation and restart recovery. */
+export const DECISION_CHANNELS = ['slack', 'web', 'api', 'system'] as const;
+export type DecisionChannel = (typeof DECISION_CHANNELS)[number];
+
+export const DecisionBodySchema = z.strictObject({
+  decision: z.enum(['approve', 'reject']),
+  reason: z.string().max(2000).optional(),
+});
+export type DecisionBody = z.output<typeof DecisionBodySchema>;
+
+export interface Vote {
+  approver: string;
+  decision: 'approve' | 'reject';
+  via: DecisionChannel;
+  reason: string | null;
+  at: string;
+}
+
+export interface Approval {
+  id: string;
+  status: ApprovalStatus;
+  server: string;
+  tool: string;
+  grant: string;
+  agent: string | null;
+  sessionId: string | null;
+  /** Redacted as in the audit log: keys kept, values hashed unless the operator keeps them; secrets never. */
+  args: Record<string, unknown>;
+  argsHash: string;
+  policyVersion: string;
+  /** JSON Pointer of the rule that asked for approval. */
+  rule: string;
+  /** The rule's approval block with defaults applied (approvers, quorum, timeoutMs, onTimeout, channels). */
+  spec: ApprovalSpec;
+  requestedAt: string;
+  expiresAt: string;
+  decidedAt: string | null;
+  /** `slack:U…`, `web:alice`, or `system` for expiry, cancellation and restarts. */
+  decidedBy: string | null;
+  decidedVia: DecisionChannel | null;
+  reason: string | null;
+  /** How many identical calls asked for this approval. */
+  joinedCount: number;
+  votes: Vote[];
+  execution: { status: 'running' | 'succeeded' | 'failed'; upstreamStatus: string | null; at: string | null; durationMs: number | null } | null;
+  /** Where the request was posted (a Slack message's channel and ts), so any instance can update it later. */
+  notifications: ApprovalNotification[];
+}
+
+export interface ApprovalNotification {
+  kind: 'slack';
+  channel: string;
+  ts: string;
+}
+
+export type ApprovalEvent = { type: 'created' | 'joined' | 'voted' | 'decided' | 'executed'; approval: Approval };
+
+/** Who is deciding. `id` is what approver lists name: `slack:U024BE7LH`, `web:alice`. */
+export interface Actor {
+  id: string;
+  via: Exclude<DecisionChannel, 'system'>;
+  /** Grants this person also acts as (a console user linked to an agent's key): they may not approve those calls. */
+  grants?: readonly string[];
+}
+
+export type DecideOutcome =
+  | { ok: true; approval: Approval; /** false while a quorum still waits for more approvals */ final: boolean }
+  | {
+      ok: false;
+      code: 'NOT_FOUND' | 'ALREADY_DECIDED' | 'NOT_AN_APPROVER' | 'SELF_APPROVAL' | 'ALREADY_VOTED';
+      message: string;
+      approval?: Approval;
+    };
+
+/** What Slack, the console and the REST API may do with approvals; nothing else. */
+export interface ApprovalDesk {
+  list(filter?: { status?: ApprovalStatus; limit?: number }): Promise<Approval[]>;
+  get(id: string): Promise<Approval | undefined>;
+  decide(id: string, body: DecisionBody, actor: Actor): Promise<DecideOutcome>;
+  /** Calls the listener after every change is committed, on this instance; returns the unsubscribe function. */
+  subscribe(listener: (event: ApprovalEvent) => void): () => void;
+  /** Remembers where the request was posted (idempotent for the same channel and ts). */
+  recordNotification(id: string, notification: ApprovalNotification): Promise<void>;
+}
