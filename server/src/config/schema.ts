@@ -84,9 +84,28 @@ export const ConfigSchema = z
       .object({ failOpen: z.boolean().default(false) })
       .strict()
       .default({ failOpen: false }),
+    approvals: z
+      .object({
+        /** How long one request is held before the agent is told the call awaits approval (below clients' 60 s). */
+        syncCap: duration.default(50_000),
+        /** Progress notifications while a call is held, for clients that reset their timeout on progress. */
+        heartbeat: duration.default(15_000),
+        /** Keep argument values (secrets excepted) in approvals and the audit log instead of their hashes. */
+        keepArgValues: z.boolean().default(false),
+      })
+      .strict()
+      .default({ syncCap: 50_000, heartbeat: 15_000, keepArgValues: false }),
+    /** `group:<name>` in a policy's approvers means every id listed here (`slack:U…`, `web:alice`). */
+    groups: z.record(z.string().min(1), z.array(z.string().regex(/^(slack|web):.+$/, 'an approver id: "slack:U…" or "web:<user>"'))).default({}),
     slack: z.looseObject({}).optional(),
-    console: z.looseObject({}).optional(),
-    database: z.looseObject({}).optional(),
+    console: z
+      .object({ /** Public base URL of the console, for links in Slack and in agents' messages. */ url: z.url().optional() })
+      .strict()
+      .optional(),
+    database: z
+      .object({ url: z.string().optional(), dataDir: z.string().optional() })
+      .strict()
+      .optional(),
     redis: z.looseObject({}).optional(),
   })
   .strict();

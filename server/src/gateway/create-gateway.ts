@@ -7,7 +7,10 @@ import type { AddressInfo } from 'node:net';
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { PipelineObserver } from '../pipeline/run-pipeline.js';
+import type { ApprovalService } from '../approval/approval-service.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { approvalStage } from '../pipeline/approval-stage.js';
+import { auditObserver } from '../pipeline/audit-observer.js';
 import { buildStages } from '../pipeline/stages.js';
 import { limitsStage } from '../pipeline/limits-stage.js';
 import { policyStage, type PolicySource } from '../pipeline/policy-stage.js';
@@ -35,7 +38,9 @@ export interface GatewayOptions {
   /** The policy in force; without one every call is allowed. */
   policy?: PolicySource;
   limitStore?: LimitStore;
-  observer?: PipelineObserver;
+  /** Holds calls that need a human; without it such calls are refused. */
+  approvals?: ApprovalService;
+  audit?: AuditLog;
 }
 
 export interface Gateway {
@@ -56,14 +61,26 @@ export function createGateway(options: GatewayOptions): Gateway {
   const clock = options.clock ?? systemClock;
   const serverNames = Object.keys(config.servers);
   const policy = options.policy;
+  const approvals = options.approvals;
+  const policyVersion = () => policy?.current()?.version;
   const deps: ToolCallDeps = {
     stages: buildStages({
       policy: policy ? policyStage(policy) : undefined,
       limits: options.limitStore ? limitsStage(options.limitStore, { failOpen: config.limits.failOpen, logger }) : undefined,
+      approval: approvals
+        ? approvalStage({
+            service: approvals,
+            policyVersion: () => policyVersion() ?? 'none',
+            syncCapMs: config.approvals.syncCap,
+            heartbeatMs: config.approvals.heartbeat,
+            consoleUrl: config.console?.url,
+            logger,
+          })
+        : undefined,
       limitStore: options.limitStore,
     }),
-    approvalAvailable: false,
-    observer: options.observer,
+    approvalAvailable: approvals !== undefined,
+    observer: options.audit ? auditObserver({ audit: options.audit, approvals, policyVersion, logger }) : undefined,
     // tools/list and tools/call ask the same policy, so a listed tool is never answered as unknown.
     isVisible: (server, tool) => {
       const current = policy?.current();

@@ -10,6 +10,7 @@ export function forwardStage(refund?: (reservation: string) => Promise<void>): S
     async run(call, context) {
       const link = context.links.get(call.server);
       if (!link) throw new Error(`route stage let through unknown server "${call.server}"`);
+      context.forwardStartedAt = performance.now();
       try {
         const result = await link.request('tools/call', call.params, { ctx: context.mcp });
         return { kind: 'respond', outcome: result.isError === true ? 'upstream_error' : 'executed', result };

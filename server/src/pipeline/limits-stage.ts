@@ -38,6 +38,11 @@ export function limitsStage(store: LimitStore, options: { failOpen: boolean; log
         return { kind: 'continue' };
       }
       const { exceeded, retryAfterMs } = check;
+      // on_exceed: require_approval turns the excess call into one a human must approve instead of a refusal.
+      if (exceeded.onExceed === 'require_approval' && exceeded.approval && context.approvalAvailable) {
+        context.approvalNeeded = { rule: exceeded.rule, spec: exceeded.approval };
+        return { kind: 'continue' };
+      }
       const finite = Number.isFinite(retryAfterMs);
       const retryAfterSeconds = finite ? Math.ceil(retryAfterMs / 1000) : undefined;
       const reason =

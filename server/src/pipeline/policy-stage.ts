@@ -1,8 +1,8 @@
 /**
  * Asks the policy what to do with the call. A hidden tool is answered exactly like a tool that does not exist;
  * a denial becomes a policy-violation result; an allowed call continues with its decision (the limits stage
- * needs its matched limits). Until the approval stage exists, a call that needs approval is refused: it must
- * never run without a human.
+ * needs its matched limits). Without an approval service, a call that needs approval is refused: it must never
+ * run without a human.
  */
 import { evaluate, type CompiledPolicy } from '../policy/index.js';
 import { ProtocolError, ProtocolErrorCode } from '../proxy/sdk.js';
@@ -30,9 +30,11 @@ export function policyStage(source: PolicySource): Stage {
         case 'deny':
           return { kind: 'respond', outcome: 'denied', result: violationResult({ decision: 'deny', rule: decision.rule, reason: decision.reason }) };
         case 'require_approval':
-          return context.approvalAvailable
-            ? { kind: 'continue' }
-            : {
+          if (context.approvalAvailable && decision.approval) {
+            context.approvalNeeded = { rule: decision.rule, spec: decision.approval };
+            return { kind: 'continue' };
+          }
+          return {
                 kind: 'respond',
                 outcome: 'denied',
                 result: violationResult({

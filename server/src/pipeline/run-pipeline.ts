@@ -2,7 +2,7 @@ import type { CallContext, Stage, StageResult, ToolCall } from './tool-call.js';
 
 export interface PipelineObserver {
   /** Called once per call with the stage that ended it and its result (audit, metrics). */
-  onEnd(call: ToolCall, stage: string, result: StageResult, durationMs: number): void;
+  onEnd(call: ToolCall, stage: string, result: Exclude<StageResult, { kind: 'continue' }>, context: CallContext): void;
 }
 
 /**
@@ -15,19 +15,18 @@ export async function runPipeline(
   context: CallContext,
   observer?: PipelineObserver,
 ): Promise<Exclude<StageResult, { kind: 'continue' }>> {
-  const started = performance.now();
   let last = 'none';
   try {
     for (const stage of stages) {
       last = stage.name;
       const result = await stage.run(call, context);
       if (result.kind !== 'continue') {
-        observer?.onEnd(call, stage.name, result, performance.now() - started);
+        observer?.onEnd(call, stage.name, result, context);
         return result;
       }
     }
   } catch (error) {
-    observer?.onEnd(call, last, { kind: 'error', error: error as never }, performance.now() - started);
+    observer?.onEnd(call, last, { kind: 'error', error: error as never }, context);
     throw error;
   }
   throw new Error(`pipeline ended without an answer after stage "${last}"`);

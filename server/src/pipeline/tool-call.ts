@@ -2,7 +2,7 @@
  * The values that travel through the tools/call pipeline. A decision is a value (StageResult), never a throw:
  * each stage can be tested without a server.
  */
-import type { Caller, PolicyDecision } from '../policy/index.js';
+import type { ApprovalSpec, Caller, PolicyDecision } from '../policy/index.js';
 import type { ProtocolError, Result, ServerContext } from '../proxy/sdk.js';
 import type { UpstreamLink } from '../proxy/upstream/upstream-link.js';
 
@@ -32,9 +32,15 @@ export interface CallContext {
   decision?: PolicyDecision;
   /** Set by the limits stage: quota to give back if the upstream fails. */
   reservation?: string;
+  /** Set by the policy or limits stage when a human must approve the call first. */
+  approvalNeeded?: { rule: string; spec: ApprovalSpec };
+  /** Set by the approval stage: the approval this call runs under. */
+  approvalId?: string;
+  /** Set by the forward stage: the upstream call's duration excludes every wait before it. */
+  forwardStartedAt?: number;
 }
 
-export const OUTCOMES = ['executed', 'upstream_error', 'denied', 'rate_limited', 'rejected', 'expired', 'cancelled'] as const;
+export const OUTCOMES = ['executed', 'upstream_error', 'denied', 'rate_limited', 'pending', 'rejected', 'expired', 'cancelled'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export type StageResult =

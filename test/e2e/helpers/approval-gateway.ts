@@ -1,0 +1,68 @@
+/** A gateway with real storage, audit log, approval service and policy, for the approval end-to-end tests. */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+
+import { ApprovalService } from '../../../server/src/approval/approval-service.js';
+import { AuditLog } from '../../../server/src/audit/audit-log.js';
+import { parseConfig } from '../../../server/src/config/load.js';
+import type { Dialect } from '../../../server/src/db/db.js';
+import { createGateway, type Gateway } from '../../../server/src/gateway/create-gateway.js';
+import { MemoryLimitStore } from '../../../server/src/limits/memory-limit-store.js';
+import { createLogger } from '../../../server/src/log/logger.js';
+import { PolicyWatcher } from '../../../server/src/policy/policy-watcher.js';
+import { systemClock } from '../../../server/src/util/clock.js';
+import { createTestDatabase, type TestDatabase } from '../../contract/test-databases.js';
+import { TEST_UPSTREAM, tsxCommand } from './gateway.js';
+
+export interface ApprovalGateway {
+  gateway: Gateway;
+  url: string;
+  service: ApprovalService;
+  audit: AuditLog;
+  database: TestDatabase;
+  connect(options?: { capabilities?: Record<string, unknown> }): Promise<Client>;
+  close(): Promise<void>;
+}
+
+export async function startApprovalGateway(
+  dialect: Dialect,
+  policy: Record<string, unknown>,
+  approvals: Record<string, unknown> = {},
+): Promise<ApprovalGateway> {
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const database = await createTestDatabase(dialect);
+  const dir = await mkdtemp(join(tmpdir(), 'airlock-approval-'));
+  await writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
+  const watcher = await PolicyWatcher.open(join(dir, 'policy.json'), logger);
+  const audit = new AuditLog(database.db, { flushDelayMs: 1 });
+  const service = new ApprovalService({ db: database.db, audit, clock: systemClock, logger, groups: { oncall: ['web:alice', 'web:bob'] } });
+  const config = parseConfig(
+    { listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) }, approvals, console: { url: 'http://console.example' } },
+    'test',
+    {},
+  );
+  const gateway = createGateway({ config, logger, policy: watcher, limitStore: new MemoryLimitStore(), approvals: service, audit });
+  const { url } = await gateway.listen();
+  return {
+    gateway,
+    url,
+    service,
+    audit,
+    database,
+    async connect(options = {}) {
+      const client = new Client({ name: 'approval-e2e', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+      return client;
+    },
+    async close() {
+      watcher.close();
+      service.close();
+      await gateway.close();
+      await audit.close();
+      await database.destroy();
+    },
+  };
+}
