@@ -1,28 +1,35 @@
 import { loadConfigFile } from '../config/load.js';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
+import { openStorage } from '../gateway/open-storage.js';
 import { createLimitStore } from '../limits/create-limit-store.js';
 import { createLogger } from '../log/logger.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
+import { systemClock } from '../util/clock.js';
 import { readFlags } from './args.js';
 import type { CliIo } from './main.js';
 
-/** `airlock serve`: runs until SIGINT/SIGTERM, then closes sessions and upstreams before exiting. */
+/**
+ * `airlock serve`: runs until SIGINT/SIGTERM, then stops taking calls, closes sessions and upstreams, and
+ * flushes the audit log before exiting.
+ */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { flags } = readFlags(argv);
   const config = await loadConfigFile(flags.get('config') ?? 'airlock.config.json');
   const logger = createLogger();
   let gateway: Gateway | undefined;
   const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger, () => void gateway?.toolsChanged());
+  const storage = await openStorage(config, logger, systemClock);
   const limitStore = createLimitStore();
-  gateway = createGateway({ config, logger, policy, limitStore });
+  gateway = createGateway({ config, logger, policy, limitStore, approvals: storage.approvals, audit: storage.audit });
   const { url } = await gateway.listen();
   io.stderr(`airlock: listening on ${url}/mcp (servers: ${Object.keys(config.servers).join(', ') || 'none'})`);
-  logger.info({ url, servers: Object.keys(config.servers), policy: config.policy }, 'airlock listening');
+  logger.info({ url, servers: Object.keys(config.servers), policy: config.policy, database: storage.db.dialect }, 'airlock listening');
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
     policy?.close();
     await gateway?.close();
     await limitStore.close();
+    await storage.close();
     logger.flush();
     process.exit(0);
   };

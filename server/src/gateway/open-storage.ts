@@ -1,0 +1,58 @@
+/**
+ * Opens what the approval path persists to — the database (migrated), the audit log and the approval service —
+ * and recovers what a previous process left: approvals whose waiting calls died with it become `abandoned`.
+ */
+import { hostname } from 'node:os';
+
+import { ApprovalService } from '../approval/approval-service.js';
+import { AuditLog } from '../audit/audit-log.js';
+import type { Config } from '../config/schema.js';
+import { createDb } from '../db/create-db.js';
+import type { Db } from '../db/db.js';
+import { migrate } from '../db/migrate.js';
+import { AirlockError } from '../errors/airlock-error.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../util/clock.js';
+
+export interface Storage {
+  db: Db;
+  audit: AuditLog;
+  approvals: ApprovalService;
+  /** Flushes the audit log, stops timers and closes the database. */
+  close(): Promise<void>;
+}
+
+export async function openStorage(config: Config, logger: Logger, clock: Clock): Promise<Storage> {
+  const db = await createDb({ databaseUrl: config.database?.url, dataDir: config.database?.dataDir });
+  const migrated = await migrate(db);
+  if (migrated.error) {
+    await db.close();
+    throw new AirlockError('STORAGE_UNAVAILABLE', `database migration failed: ${migrated.error.message}`, { cause: migrated.error });
+  }
+  const audit = new AuditLog(db, {
+    keepArgValues: config.approvals.keepArgValues,
+    clock,
+    onWriteError: (error, buffered) => logger.error({ err: error.message, buffered }, 'audit write failed; events kept and retried'),
+  });
+  const approvals = new ApprovalService({
+    db,
+    audit,
+    clock,
+    logger,
+    groups: config.groups,
+    instanceId: `${hostname()}:${process.pid}`,
+    keepArgValues: config.approvals.keepArgValues,
+  });
+  const abandoned = await approvals.recover();
+  if (abandoned > 0) logger.warn({ abandoned }, 'approvals held by a previous process are now abandoned; a decision still applies to the retry');
+  return {
+    db,
+    audit,
+    approvals,
+    async close() {
+      approvals.close();
+      await audit.close();
+      await db.close();
+    },
+  };
+}
