@@ -20,7 +20,15 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger, () => void gateway?.toolsChanged());
   const storage = await openStorage(config, logger, systemClock);
   const limitStore = createLimitStore();
-  gateway = createGateway({ config, logger, policy, limitStore, approvals: storage.approvals, audit: storage.audit });
+  gateway = createGateway({
+    config,
+    logger,
+    policy,
+    limitStore,
+    approvals: storage.approvals,
+    audit: storage.audit,
+    adminToken: process.env.AIRLOCK_ADMIN_TOKEN,
+  });
   const { url } = await gateway.listen();
   io.stderr(`airlock: listening on ${url}/mcp (servers: ${Object.keys(config.servers).join(', ') || 'none'})`);
   logger.info({ url, servers: Object.keys(config.servers), policy: config.policy, database: storage.db.dialect }, 'airlock listening');

@@ -30,6 +30,9 @@ import type { ToolCallDeps } from '../proxy/tool-calls.js';
 import { type DownstreamPeer, UpstreamLink } from '../proxy/upstream/upstream-link.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { createHttpApp } from './http-app.js';
+import { createApiAuth } from '../api/api-auth.js';
+import { attachApprovalStream, type ApprovalStream } from '../api/approval-stream.js';
+import { createApiRouter } from '../api/approvals-routes.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -41,6 +44,8 @@ export interface GatewayOptions {
   /** Holds calls that need a human; without it such calls are refused. */
   approvals?: ApprovalService;
   audit?: AuditLog;
+  /** AIRLOCK_ADMIN_TOKEN: bearer access to /api and /api/stream for automation. */
+  adminToken?: string;
 }
 
 export interface Gateway {
@@ -194,6 +199,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     return arm;
   }
 
+  const apiAuth = createApiAuth({ adminToken: options.adminToken });
   const app = createHttpApp({
     config,
     logger,
@@ -201,7 +207,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     sessions,
     sseSessions,
     modernArm,
+    api: approvals ? createApiRouter({ desk: approvals, auth: apiAuth, logger }) : undefined,
   });
+  let stream: ApprovalStream | undefined;
 
   let http: HttpServer | undefined;
   let reaper: NodeJS.Timeout | undefined;
@@ -218,6 +226,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       });
       // Long approval waits must not be cut by Node's own request timeout; SSE keep-alives keep proxies happy.
       http.requestTimeout = 0;
+      if (approvals) stream = attachApprovalStream(http, { desk: approvals, auth: apiAuth, logger });
       const every = Math.max(1000, Math.min(60_000, config.sessions.idleTimeout / 2));
       reaper = setInterval(() => void sessions.reapIdle(), every);
       reaper.unref();
@@ -227,6 +236,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     async close() {
       clearInterval(reaper);
+      await stream?.close();
       await sessions.closeAll();
       await sseSessions.closeAll();
       await Promise.all([...sharedLinks.values()].map(closeLinks));

@@ -2,7 +2,7 @@
  * The HTTP surface: `/mcp` and `/mcp/<server>` (both protocol eras on one URL), health endpoints, and JSON
  * errors for what never reaches an MCP server (bad JSON, oversized bodies, unknown servers).
  */
-import type { Express, NextFunction, Request, Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -10,7 +10,8 @@ import { sendJsonRpcError } from '../proxy/downstream/json-rpc-http.js';
 import type { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
 import { type LegacySseSessions, SSE_MESSAGES_PATH } from '../proxy/downstream/legacy-sse.js';
 import type { ModernHandler } from '../proxy/downstream/modern-arm.js';
-import { createMcpExpressApp, isLegacyRequest, toWebRequest } from '../proxy/sdk.js';
+import { isLegacyRequest, toWebRequest } from '../proxy/sdk.js';
+import { dnsRebindingProtection } from './dns-rebinding.js';
 import { grantAuth } from './grant-auth.js';
 
 export interface HttpAppOptions {
@@ -20,16 +21,17 @@ export interface HttpAppOptions {
   sessions: LegacySessions;
   sseSessions: LegacySseSessions;
   modernArm(view: string): ModernHandler;
+  /** The console's REST API, mounted at /api when approvals are on. */
+  api?: Router;
 }
 
 export function createHttpApp(options: HttpAppOptions): Express {
   const { config, logger, sessions } = options;
-  const app = createMcpExpressApp({
-    host: config.listen.host,
-    allowedHosts: config.listen.allowedHosts,
-    allowedOrigins: config.listen.allowedOrigins,
-    jsonLimit: config.sessions.maxRequestBody,
-  });
+  const app = express();
+  app.disable('x-powered-by');
+  const guards = dnsRebindingProtection(config.listen);
+  if (guards.length > 0) app.use(guards);
+  else logger.warn({ host: config.listen.host }, 'listening beyond localhost without listen.allowedHosts: no DNS-rebinding protection');
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -54,8 +56,10 @@ export function createHttpApp(options: HttpAppOptions): Express {
       sendJsonRpcError(res, 500, -32603, `Internal error: ${(error as Error).message}`);
     }
   };
-  const auth = grantAuth(config.grants);
-  app.use(['/mcp', '/sse', SSE_MESSAGES_PATH], auth);
+  // The API parses its own bodies, with its own limit and error shape.
+  if (options.api) app.use('/api', options.api);
+
+  app.use(['/mcp', '/sse', SSE_MESSAGES_PATH], grantAuth(config.grants), express.json({ limit: config.sessions.maxRequestBody }));
 
   // The 2024-11-05 HTTP+SSE transport, for clients that predate Streamable HTTP.
   const sse = async (res: Response, view: string) => {
