@@ -5,17 +5,18 @@
  */
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
 import { TEST_DIALECTS } from '../contract/test-databases.js';
-import { startApprovalGateway, type ApprovalGateway } from './helpers/approval-gateway.js';
+import { ADMIN_TOKEN, startApprovalGateway, type ApprovalGateway } from './helpers/approval-gateway.js';
 import { rawCall, textOf } from './helpers/gateway.js';
 
 const POLICY = {
   version: '1',
   default: 'allow',
   tools: {
-    echo: { action: 'require_approval', approval: { approvers: ['group:oncall', 'web:carol'] } },
+    echo: { action: 'require_approval', approval: { approvers: ['group:oncall', 'web:carol', 'web:admin'] } },
     progress: { action: 'require_approval', approval: { approvers: ['web:alice'], timeout: '10m', on_timeout: 'reject' } },
     touch: { action: 'require_approval', approval: { approvers: ['web:alice'], timeout: '1m', on_timeout: 'approve' } },
   },
@@ -73,6 +74,40 @@ describe.each(TEST_DIALECTS)('approvals on %s', (dialect) => {
     expect(decision(result)).toMatchObject({ decision: 'reject', approvalId: id, rule: '/tools/echo/action' });
     expect(result.structuredContent).toBeUndefined();
     expect(await upstreamCalls(client, 'echo')).toBe(1);
+  });
+
+  it('is decided through the REST API, which the websocket reports the moment it happens', async () => {
+    const api = (path: string, init?: RequestInit) =>
+      fetch(`${gw.url}/api${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init?.headers } });
+    const socket = new WebSocket(`${gw.url.replace('http', 'ws')}/api/stream`, ['airlock', `bearer.${ADMIN_TOKEN}`]);
+    const messages: { type: string; approval?: { id: string; status: string } }[] = [];
+    const decidedSeen = new Promise<void>((resolve) =>
+      socket.addEventListener('message', (event) => {
+        const message = JSON.parse(String(event.data));
+        messages.push(message);
+        if (message.type === 'decided') resolve();
+      }),
+    );
+    await new Promise((resolve) => socket.addEventListener('open', resolve));
+    const call = rawCall(client, 'test__echo', { text: 'via rest' });
+    const id = await pendingFor(gw, 'echo');
+    expect((await (await api(`/approvals/${id}`)).json()).status).toBe('pending');
+    expect((await api('/approvals/no-such-id')).status).toBe(404);
+    const malformed = await api(`/approvals/${id}/decision`, { method: 'POST', body: '{"decision": "maybe"}' });
+    expect(malformed.status).toBe(400);
+    expect(JSON.stringify(await malformed.json())).toContain('decision');
+    expect((await api(`/approvals/${id}/decision`, { method: 'POST', body: '{not json' })).status).toBe(400);
+    expect((await fetch(`${gw.url}/api/approvals`)).status).toBe(401);
+    const approved = await api(`/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve', reason: 'looks fine' }) });
+    expect(approved.status).toBe(200);
+    expect(textOf(await call)).toBe('via rest');
+    await decidedSeen;
+    socket.close();
+    expect(messages.map((m) => m.type)).toEqual(expect.arrayContaining(['hello', 'created', 'decided']));
+    expect(messages.find((m) => m.type === 'decided')?.approval).toMatchObject({ id, status: 'approved' });
+    const again = await api(`/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'reject' }) });
+    expect(again.status).toBe(409);
+    expect(JSON.stringify(await again.json())).toContain('Already approved by web:admin');
   });
 
   it('refuses self-approval, non-approvers and a second decision, changing nothing', async () => {

@@ -17,6 +17,8 @@ import { systemClock } from '../../../server/src/util/clock.js';
 import { createTestDatabase, type TestDatabase } from '../../contract/test-databases.js';
 import { TEST_UPSTREAM, tsxCommand } from './gateway.js';
 
+export const ADMIN_TOKEN = 'e2e-admin-token';
+
 export interface ApprovalGateway {
   gateway: Gateway;
   url: string;
@@ -44,7 +46,7 @@ export async function startApprovalGateway(
     'test',
     {},
   );
-  const gateway = createGateway({ config, logger, policy: watcher, limitStore: new MemoryLimitStore(), approvals: service, audit });
+  const gateway = createGateway({ config, logger, policy: watcher, limitStore: new MemoryLimitStore(), approvals: service, audit, adminToken: ADMIN_TOKEN });
   const { url } = await gateway.listen();
   return {
     gateway,
