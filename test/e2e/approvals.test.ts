@@ -19,6 +19,7 @@ const POLICY = {
     echo: { action: 'require_approval', approval: { approvers: ['group:oncall', 'web:carol', 'web:admin'] } },
     progress: { action: 'require_approval', approval: { approvers: ['web:alice'], timeout: '10m', on_timeout: 'reject' } },
     touch: { action: 'require_approval', approval: { approvers: ['web:alice'], timeout: '1m', on_timeout: 'approve' } },
+    log: { action: 'require_approval', approval: { approvers: ['web:alice', 'web:bob'], quorum: 2 } },
   },
 };
 
@@ -108,6 +109,19 @@ describe.each(TEST_DIALECTS)('approvals on %s', (dialect) => {
     const again = await api(`/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'reject' }) });
     expect(again.status).toBe(409);
     expect(JSON.stringify(await again.json())).toContain('Already approved by web:admin');
+  });
+
+  it('needs every vote of a quorum, one vote per approver', async () => {
+    const call = rawCall(client, 'test__log', { message: 'two keys' });
+    const id = await pendingFor(gw, 'log');
+    expect(await gw.service.decide(id, { decision: 'approve' }, { id: 'web:alice', via: 'web' })).toMatchObject({ ok: true, final: false });
+    expect((await gw.service.get(id))?.status).toBe('pending');
+    expect(await gw.service.decide(id, { decision: 'approve' }, { id: 'web:alice', via: 'slack' })).toMatchObject({ ok: false, code: 'ALREADY_VOTED' });
+    expect(await gw.service.decide(id, { decision: 'approve', reason: 'second key' }, { id: 'web:bob', via: 'web' })).toMatchObject({ ok: true, final: true });
+    expect(textOf(await call)).toBe('logged');
+    const approval = await gw.service.get(id);
+    expect(approval?.votes.map((v) => [v.approver, v.decision])).toEqual([['web:alice', 'approve'], ['web:bob', 'approve']]);
+    expect(approval).toMatchObject({ status: 'approved', decidedBy: 'web:bob', reason: 'second key' });
   });
 
   it('refuses self-approval, non-approvers and a second decision, changing nothing', async () => {

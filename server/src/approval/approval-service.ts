@@ -115,12 +115,14 @@ export class ApprovalService implements ApprovalDesk {
         return { ok: false, code: 'NOT_AN_APPROVER', message: `${actor.id} is not an approver of this call (approvers: ${approval.spec.approvers.join(', ')})`, approval };
       }
       const reason = body.reason ?? null;
-      if (!(await store.insertVote(tx, id, { approver: actor.id, decision: body.decision, via: actor.via, reason }, now))) {
+      const base = this.#auditBase(approval);
+      // With a quorum of one the first decision is the only vote, and the row itself records who, how and why;
+      // votes are kept when several approvals are needed (one rejection still decides).
+      const voting = approval.spec.quorum > 1;
+      if (voting && !(await store.insertVote(tx, id, { approver: actor.id, decision: body.decision, via: actor.via, reason }, now))) {
         return { ok: false, code: 'ALREADY_VOTED', message: `${actor.id} has already voted on this approval`, approval };
       }
-      const base = this.#auditBase(approval);
-      // One rejection decides; approval needs the quorum.
-      const approvals = body.decision === 'approve' ? await store.countApprovingVotes(tx, id) : 0;
+      const approvals = voting && body.decision === 'approve' ? await store.countApprovingVotes(tx, id) : 1;
       if (body.decision === 'approve' && approvals < approval.spec.quorum) {
         await this.#audit.appendInTransaction(tx, { ...base, kind: 'approval_vote', actor: actor.id, via: actor.via, reason: reason ?? undefined, detail: { approvals, quorum: approval.spec.quorum } });
         const updated = (await store.getApproval(tx, id))!;

@@ -1,0 +1,117 @@
+/**
+ * Approval path, one instance on embedded PGlite:
+ *   A. from a decision arriving (POST /api/approvals/:id/decision) to the upstream receiving the call, p50/p99;
+ *   B. 10,000 calls held at once: memory above idle and the longest event-loop stall while they are held.
+ * Held calls in B come from a separate load process speaking raw Streamable HTTP, so the gateway's numbers are
+ * its own.
+ *
+ *   npx tsx bench/approval.bench.ts            (ROUNDS=200 HELD=10000 by default)
+ */
+import { fork } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+
+import { parseConfig } from '../server/src/config/load.js';
+import { createGateway } from '../server/src/gateway/create-gateway.js';
+import { openStorage } from '../server/src/gateway/open-storage.js';
+import { createLogger } from '../server/src/log/logger.js';
+import { PolicyWatcher } from '../server/src/policy/policy-watcher.js';
+import { systemClock } from '../server/src/util/clock.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROUNDS = Number(process.env.ROUNDS ?? 200);
+const HELD = Number(process.env.HELD ?? 10_000);
+const TOKEN = 'bench-admin-token';
+const passthrough = { '~standard': { version: 1 as const, vendor: 'bench', validate: (value: unknown) => ({ value }) } };
+
+const dir = await mkdtemp(join(tmpdir(), 'airlock-approval-bench-'));
+await writeFile(
+  join(dir, 'policy.json'),
+  JSON.stringify({ version: '1', default: 'allow', tools: { stamp: { action: 'require_approval', approval: { approvers: ['web:admin'] } }, echo: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } }),
+);
+const logger = createLogger('warn');
+const config = parseConfig(
+  {
+    listen: { port: 0 },
+    servers: { test: { command: process.execPath, args: ['--import', 'tsx', `${ROOT}test/fixtures/test-upstream.ts`] } },
+    approvals: { syncCap: '1h', heartbeat: '1h' },
+    database: { dataDir: join(dir, 'data') },
+    sessions: { maxRequestBody: '1mb' },
+  },
+  'bench',
+  { AIRLOCK_DATA_DIR: '', DATABASE_URL: '' },
+);
+const policy = await PolicyWatcher.open(join(dir, 'policy.json'), logger);
+const storage = await openStorage(config, logger, systemClock);
+const gateway = createGateway({ config, logger, policy, approvals: storage.approvals, audit: storage.audit, adminToken: TOKEN });
+const { url } = await gateway.listen();
+
+const nextCreated = () => new Promise<string>((resolve) => {
+  const stop = storage.approvals.subscribe((event) => {
+    if (event.type === 'created') {
+      stop();
+      resolve(event.approval.id);
+    }
+  });
+});
+
+// ---- A. decision → upstream ----
+const client = new Client({ name: 'bench', version: '1.0.0' });
+await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+const latencies: number[] = [];
+for (let round = 0; round < ROUNDS + 20; round += 1) {
+  const created = nextCreated();
+  const call = client.request({ method: 'tools/call', params: { name: 'test__stamp', arguments: { round } } }, passthrough);
+  const id = await created;
+  const decidedAt = performance.timeOrigin + performance.now();
+  const response = await fetch(`${url}/api/approvals/${id}/decision`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: '{"decision":"approve"}',
+  });
+  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
+  const result = (await call) as { content: { text: string }[] };
+  if (round >= 20) latencies.push(Number(result.content[0]!.text) - decidedAt);
+}
+await client.close();
+latencies.sort((a, b) => a - b);
+const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+
+// ---- B. 10,000 held calls ----
+global.gc?.();
+const idle = process.memoryUsage();
+const delay = monitorEventLoopDelay({ resolution: 10 });
+const load = fork(`${ROOT}bench/held-calls.load.ts`, [url, String(HELD)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+const started = performance.now();
+await new Promise<void>((resolve) => {
+  let created = 0;
+  storage.approvals.subscribe((event) => {
+    if (event.type === 'created' && ++created === HELD) resolve();
+  });
+});
+const allHeldAfter = performance.now() - started;
+delay.enable();
+await new Promise((resolve) => setTimeout(resolve, 5000));
+delay.disable();
+const held = process.memoryUsage();
+load.kill('SIGKILL');
+
+console.log(`node ${process.version}, PGlite, rounds ${ROUNDS}, held ${HELD}`);
+console.log('| measure | result | budget |');
+console.log('|---|---|---|');
+console.log(`| decision → upstream receives the call, p50 | ${at(0.5).toFixed(2)} ms | |`);
+console.log(`| decision → upstream receives the call, p99 | ${at(0.99).toFixed(2)} ms | ≤ 5 ms |`);
+console.log(`| time to hold ${HELD} calls (approval rows + audit, sequential on PGlite) | ${(allHeldAfter / 1000).toFixed(1)} s | |`);
+console.log(`| RSS above idle with ${HELD} held | ${((held.rss - idle.rss) / 2 ** 20).toFixed(0)} MB | < 300 MB |`);
+console.log(`| heap used above idle | ${((held.heapUsed - idle.heapUsed) / 2 ** 20).toFixed(0)} MB | |`);
+console.log(`| longest event-loop stall while held (5 s window) | ${(delay.max / 1e6).toFixed(1)} ms | ≤ 50 ms |`);
+
+await gateway.close();
+policy.close();
+await storage.close();
+process.exit(0);

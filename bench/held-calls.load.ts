@@ -1,0 +1,28 @@
+/**
+ * Load generator for bench/approval.bench.ts: one 2025-era session, then N tools/call POSTs that the gateway
+ * holds for approval, each an open SSE response. Raw HTTP, so it costs the gateway nothing beyond the protocol.
+ */
+import { Agent, request } from 'node:http';
+
+const [url, count] = [process.argv[2]!, Number(process.argv[3] ?? 10_000)];
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
+
+function post(body: unknown, session?: string): Promise<{ session?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/mcp`, { method: 'POST', agent, headers: { ...headers, ...(session ? { 'mcp-session-id': session } : {}) } }, (res) => {
+      resolve({ session: res.headers['mcp-session-id'] as string | undefined });
+      res.resume();
+    });
+    req.once('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const { session } = await post({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'load', version: '1' } } });
+await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+for (let i = 0; i < count; i += 1) {
+  void post({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'test__echo', arguments: { text: `held ${i}` } } }, session).catch(() => undefined);
+  // Let the gateway breathe between bursts, as real agents arrive over time.
+  if (i % 200 === 199) await new Promise((resolve) => setImmediate(resolve));
+}
