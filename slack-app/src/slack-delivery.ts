@@ -1,0 +1,211 @@
+/**
+ * Everything the app sends to Slack goes through the job queue, so a Slack outage or a 429 delays a message
+ * but never blocks a decision or loses a request (the console keeps working from the database meanwhile).
+ *
+ * Jobs carry ids only and read the approval when they run, so a late job draws the latest state, and a job run
+ * on any instance draws the same thing. After drawing, a job reads the approval again and redraws if it changed
+ * meanwhile: with two jobs racing (a vote's redraw and the decision's), the last word is always the newest
+ * state, and a decision that lands while the request is being posted still removes its buttons.
+ */
+import type { webApi } from '@slack/bolt';
+
+import type { Approval, ApprovalDesk, ApprovalEvent, ApprovalNotification } from '../../server/src/approval/approval.js';
+import type { EnqueueOptions, JobQueue } from '../../server/src/jobs/job-queue.js';
+import { executionReply, messageState, type SlackMessage } from './approval-message.js';
+import { slackCall } from './slack-errors.js';
+
+const SLACK_JOBS = {
+  post: 'slack.post',
+  redraw: 'slack.redraw',
+  threadReply: 'slack.thread-reply',
+  ephemeral: 'slack.ephemeral',
+} as const;
+
+/** 15 attempts, waits doubling from 1 s to at most 5 min: about 34 minutes, longer than a default 15-minute approval. */
+const DELIVERY: EnqueueOptions = { attempts: 15, backoff: { type: 'exponential', delayMs: 1000, maxDelayMs: 300_000 } };
+/** An ephemeral answer is only useful while the clicker is looking. */
+const EPHEMERAL: EnqueueOptions = { attempts: 3, backoff: { type: 'exponential', delayMs: 1000 } };
+/** Bounds the redraw loop; each round means the approval changed again while drawing. */
+const MAX_REDRAWS = 5;
+
+interface PostJob {
+  approvalId: string;
+  channel: string;
+}
+interface RedrawJob {
+  approvalId: string;
+}
+interface ThreadReplyJob {
+  approvalId: string;
+  channel: string;
+  ts: string;
+}
+interface EphemeralJob {
+  channel: string;
+  user: string;
+  text: string;
+}
+
+export interface SlackDeliveryOptions {
+  desk: ApprovalDesk;
+  queue: JobQueue;
+  client: webApi.WebClient;
+  /** Where a request goes when its rule names no Slack channel. */
+  approvalChannel: string;
+  render(approval: Approval): SlackMessage;
+}
+
+/**
+ * The Slack channels a request is posted to: the rule's `slack:<channel>` entries (`slack` alone meaning the
+ * default), the default when the rule names no channel at all, none when it names only others (`web`).
+ */
+export function targetChannels(channels: readonly string[], approvalChannel: string): string[] {
+  if (channels.length === 0) return [approvalChannel];
+  const targets = new Set<string>();
+  for (const channel of channels) {
+    if (channel === 'slack') targets.add(approvalChannel);
+    else if (channel.startsWith('slack:')) targets.add(channel.slice('slack:'.length));
+  }
+  return [...targets];
+}
+
+export class SlackDelivery {
+  readonly #options: SlackDeliveryOptions;
+
+  constructor(options: SlackDeliveryOptions) {
+    this.#options = options;
+    const { queue } = options;
+    queue.handle<PostJob>(SLACK_JOBS.post, (job) => this.#post(job.payload));
+    queue.handle<RedrawJob>(SLACK_JOBS.redraw, (job) => this.#redraw(job.payload));
+    queue.handle<ThreadReplyJob>(SLACK_JOBS.threadReply, (job) => this.#threadReply(job.payload));
+    queue.handle<EphemeralJob>(SLACK_JOBS.ephemeral, (job) => this.#ephemeral(job.payload));
+  }
+
+  /** Turns one approval change into the Slack work it needs. */
+  async onEvent({ type, approval }: ApprovalEvent): Promise<void> {
+    switch (type) {
+      case 'created':
+        await this.post(approval);
+        return;
+      case 'joined':
+        // One request, one message: an identical call waits on the decision already asked for.
+        return;
+      case 'voted':
+      case 'decided':
+        await this.redraw(approval);
+        return;
+      case 'executed':
+        await this.redraw(approval);
+        if (executionReply(approval)) {
+          for (const { channel, ts } of slackNotifications(approval)) {
+            await this.#options.queue.enqueue<ThreadReplyJob>(
+              SLACK_JOBS.threadReply,
+              { approvalId: approval.id, channel, ts },
+              { ...DELIVERY, key: `slack:thread:${approval.id}:${channel}:${ts}` },
+            );
+          }
+        }
+        return;
+    }
+  }
+
+  async post(approval: Approval): Promise<void> {
+    const channels = targetChannels(approval.spec.channels, this.#options.approvalChannel);
+    for (const channel of channels) {
+      await this.#options.queue.enqueue<PostJob>(
+        SLACK_JOBS.post,
+        { approvalId: approval.id, channel },
+        { ...DELIVERY, key: `slack:post:${approval.id}:${channel}` },
+      );
+    }
+  }
+
+  /** Redraws every message of the approval (keyed by state, so one change is drawn once however often asked). */
+  async redraw(approval: Approval): Promise<void> {
+    await this.#options.queue.enqueue<RedrawJob>(
+      SLACK_JOBS.redraw,
+      { approvalId: approval.id },
+      { ...DELIVERY, key: `slack:redraw:${approval.id}:${messageState(approval)}` },
+    );
+  }
+
+  async ephemeral(channel: string, user: string, text: string): Promise<void> {
+    await this.#options.queue.enqueue<EphemeralJob>(SLACK_JOBS.ephemeral, { channel, user, text }, EPHEMERAL);
+  }
+
+  /**
+   * Catches up after a restart: posts the open requests (pending, or abandoned and still decidable) that no Slack
+   * message shows — the in-process queue forgets its jobs, a durable one may have given up during a long outage —
+   * and redraws the abandoned ones that have a message, which still shows them as merely pending.
+   */
+  async catchUp(): Promise<{ posted: number; redrawn: number }> {
+    const { desk } = this.#options;
+    const open = [...(await desk.list({ status: 'pending', limit: 1000 })), ...(await desk.list({ status: 'abandoned', limit: 1000 }))];
+    let posted = 0;
+    let redrawn = 0;
+    for (const approval of open) {
+      if (slackNotifications(approval).length === 0) {
+        await this.post(approval);
+        posted += 1;
+      } else if (approval.status === 'abandoned') {
+        await this.redraw(approval);
+        redrawn += 1;
+      }
+    }
+    return { posted, redrawn };
+  }
+
+  async #post({ approvalId, channel }: PostJob): Promise<void> {
+    const { desk, client, render } = this.#options;
+    const approval = await desk.get(approvalId);
+    if (!approval) return;
+    const message = render(approval);
+    const posted = await slackCall(() =>
+      client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false }),
+    );
+    if (!posted.channel || !posted.ts) throw new Error('chat.postMessage answered without channel and ts');
+    const notification: ApprovalNotification = { kind: 'slack', channel: posted.channel, ts: posted.ts };
+    await desk.recordNotification(approvalId, notification);
+    await this.#redrawWhileChanging(approvalId, [notification], messageState(approval));
+  }
+
+  async #redraw({ approvalId }: RedrawJob): Promise<void> {
+    const approval = await this.#options.desk.get(approvalId);
+    if (!approval) return;
+    const messages = slackNotifications(approval);
+    await this.#update(approval, messages);
+    await this.#redrawWhileChanging(approvalId, messages, messageState(approval));
+  }
+
+  async #redrawWhileChanging(approvalId: string, messages: ApprovalNotification[], drawn: string): Promise<void> {
+    for (let round = 0; round < MAX_REDRAWS; round++) {
+      const latest = await this.#options.desk.get(approvalId);
+      if (!latest || messageState(latest) === drawn) return;
+      await this.#update(latest, messages);
+      drawn = messageState(latest);
+    }
+  }
+
+  async #update(approval: Approval, messages: ApprovalNotification[]): Promise<void> {
+    const { client, render } = this.#options;
+    const message = render(approval);
+    for (const { channel, ts } of messages) {
+      await slackCall(() => client.chat.update({ channel, ts, text: message.text, blocks: message.blocks }));
+    }
+  }
+
+  async #threadReply({ approvalId, channel, ts }: ThreadReplyJob): Promise<void> {
+    const approval = await this.#options.desk.get(approvalId);
+    const reply = approval && executionReply(approval);
+    if (!reply) return;
+    await slackCall(() => this.#options.client.chat.postMessage({ channel, thread_ts: ts, text: reply.text, blocks: reply.blocks }));
+  }
+
+  async #ephemeral({ channel, user, text }: EphemeralJob): Promise<void> {
+    await slackCall(() => this.#options.client.chat.postEphemeral({ channel, user, text }));
+  }
+}
+
+function slackNotifications(approval: Approval): ApprovalNotification[] {
+  return approval.notifications.filter((n) => n.kind === 'slack');
+}
