@@ -2,11 +2,8 @@
  * End to end: an MCP SDK client's call waits in the gateway (real approval service on PGlite, real upstream)
  * while the request is posted to a fake Slack; a signed click on the posted message decides it, the client gets
  * the upstream's result (or the policy violation with the reason), and the thread gets the execution outcome.
- * The gateway does not mount the Slack app yet, so it is served here on its own loopback port.
+ * The gateway mounts the Slack app at /slack/events, as `airlock serve` does.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -34,36 +31,33 @@ describe('approving from Slack, end to end with the SDK client waiting', () => {
   let client: Client;
   let fake: FakeSlack;
   let queue: MemoryJobQueue;
-  let slack: SlackApp;
-  let server: Server;
+  let slack: SlackApp | undefined;
   let url: string;
 
   beforeAll(async () => {
-    gw = await startApprovalGateway('pglite', POLICY, { syncCap: '10m', heartbeat: '1s' });
-    client = await gw.connect();
     fake = await FakeSlack.start(BOT_TOKEN);
     queue = new MemoryJobQueue();
-    slack = createSlackApp({
-      desk: gw.service,
-      queue,
-      botToken: BOT_TOKEN,
-      signingSecret: SIGNING_SECRET,
-      approvalChannel: CHANNEL,
-      apiUrl: fake.url,
-      consoleUrl: 'http://console.example',
-      logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    gw = await startApprovalGateway('pglite', POLICY, { syncCap: '10m', heartbeat: '1s' }, (service) => {
+      slack = createSlackApp({
+        desk: service,
+        queue,
+        botToken: BOT_TOKEN,
+        signingSecret: SIGNING_SECRET,
+        approvalChannel: CHANNEL,
+        apiUrl: fake.url,
+        consoleUrl: 'http://console.example',
+        logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+      });
+      return slack.requestListener ? [slack.requestListener] : [];
     });
-    server = createServer(slack.requestListener);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${SLACK_EVENTS_PATH}`;
-    await slack.start();
+    url = `${gw.url}${SLACK_EVENTS_PATH}`;
+    await slack!.start();
+    client = await gw.connect();
   }, 60_000);
 
   afterAll(async () => {
     await slack?.stop();
     await queue?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
     await fake?.close();
     await client?.close();
     await gw?.close();

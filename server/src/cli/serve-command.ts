@@ -1,6 +1,9 @@
+import { createSlackApp, resolveSlackSettings, type SlackApp } from '../../../slack-app/src/index.js';
 import { loadConfigFile } from '../config/load.js';
+import { AirlockError } from '../errors/airlock-error.js';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
 import { openStorage } from '../gateway/open-storage.js';
+import { MemoryJobQueue } from '../jobs/memory-job-queue.js';
 import { createLimitStore } from '../limits/create-limit-store.js';
 import { createLogger } from '../log/logger.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
@@ -9,17 +12,34 @@ import { readFlags } from './args.js';
 import type { CliIo } from './main.js';
 
 /**
- * `airlock serve`: runs until SIGINT/SIGTERM, then stops taking calls, closes sessions and upstreams, and
- * flushes the audit log before exiting.
+ * `airlock serve`: the composition of everything a running gateway has — storage, policy, limits, approvals,
+ * Slack — until SIGINT/SIGTERM, then it stops taking calls, closes sessions and upstreams, and flushes the audit
+ * log before exiting.
  */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { flags } = readFlags(argv);
   const config = await loadConfigFile(flags.get('config') ?? 'airlock.config.json');
+  let slackSettings;
+  try {
+    slackSettings = resolveSlackSettings(config.slack);
+  } catch (error) {
+    throw new AirlockError('CONFIG_INVALID', (error as Error).message);
+  }
   const logger = createLogger();
   let gateway: Gateway | undefined;
   const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger, () => void gateway?.toolsChanged());
   const storage = await openStorage(config, logger, systemClock);
   const limitStore = createLimitStore();
+  const queue = new MemoryJobQueue({ logger });
+  const slack: SlackApp | undefined = slackSettings
+    ? createSlackApp({
+        desk: storage.approvals,
+        queue,
+        ...slackSettings,
+        consoleUrl: config.console?.url ?? `http://${config.listen.host}:${config.listen.port}`,
+        logger,
+      })
+    : undefined;
   gateway = createGateway({
     config,
     logger,
@@ -28,14 +48,18 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     approvals: storage.approvals,
     audit: storage.audit,
     adminToken: process.env.AIRLOCK_ADMIN_TOKEN,
+    routes: slack?.requestListener ? [slack.requestListener] : [],
   });
   const { url } = await gateway.listen();
+  await slack?.start();
   io.stderr(`airlock: listening on ${url}/mcp (servers: ${Object.keys(config.servers).join(', ') || 'none'})`);
-  logger.info({ url, servers: Object.keys(config.servers), policy: config.policy, database: storage.db.dialect }, 'airlock listening');
+  logger.info({ url, servers: Object.keys(config.servers), policy: config.policy, database: storage.db.dialect, slack: slack !== undefined }, 'airlock listening');
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
     policy?.close();
     await gateway?.close();
+    await slack?.stop();
+    await queue.close();
     await limitStore.close();
     await storage.close();
     logger.flush();

@@ -3,6 +3,8 @@
  * and the HTTP endpoints together. Nothing else constructs these parts.
  */
 import type { Server as HttpServer } from 'node:http';
+
+import type { RequestHandler } from 'express';
 import type { AddressInfo } from 'node:net';
 
 import type { Config } from '../config/schema.js';
@@ -46,6 +48,8 @@ export interface GatewayOptions {
   audit?: AuditLog;
   /** AIRLOCK_ADMIN_TOKEN: bearer access to /api and /api/stream for automation. */
   adminToken?: string;
+  /** Extra HTTP handlers mounted before the MCP routes (the Slack app's /slack/events). */
+  routes?: RequestHandler[];
 }
 
 export interface Gateway {
@@ -208,6 +212,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     sseSessions,
     modernArm,
     api: approvals ? createApiRouter({ desk: approvals, auth: apiAuth, logger }) : undefined,
+    routes: options.routes ?? [],
   });
   let stream: ApprovalStream | undefined;
 

@@ -2,7 +2,7 @@
  * The HTTP surface: `/mcp` and `/mcp/<server>` (both protocol eras on one URL), health endpoints, and JSON
  * errors for what never reaches an MCP server (bad JSON, oversized bodies, unknown servers).
  */
-import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -23,6 +23,8 @@ export interface HttpAppOptions {
   modernArm(view: string): ModernHandler;
   /** The console's REST API, mounted at /api when approvals are on. */
   api?: Router;
+  /** Mounted before any body parser: the Slack app verifies signatures over the raw body. */
+  routes: RequestHandler[];
 }
 
 export function createHttpApp(options: HttpAppOptions): Express {
@@ -56,6 +58,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
       sendJsonRpcError(res, 500, -32603, `Internal error: ${(error as Error).message}`);
     }
   };
+  for (const route of options.routes) app.use(route);
   // The API parses its own bodies, with its own limit and error shape.
   if (options.api) app.use('/api', options.api);
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { RequestHandler } from 'express';
 
 import { ApprovalService } from '../../../server/src/approval/approval-service.js';
 import { AuditLog } from '../../../server/src/audit/audit-log.js';
@@ -33,6 +34,8 @@ export async function startApprovalGateway(
   dialect: Dialect,
   policy: Record<string, unknown>,
   approvals: Record<string, unknown> = {},
+  /** Extra handlers the gateway mounts (the Slack app), built on the real approval service. */
+  routes: (service: ApprovalService) => RequestHandler[] = () => [],
 ): Promise<ApprovalGateway> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const database = await createTestDatabase(dialect);
@@ -46,7 +49,7 @@ export async function startApprovalGateway(
     'test',
     {},
   );
-  const gateway = createGateway({ config, logger, policy: watcher, limitStore: new MemoryLimitStore(), approvals: service, audit, adminToken: ADMIN_TOKEN });
+  const gateway = createGateway({ config, logger, policy: watcher, limitStore: new MemoryLimitStore(), approvals: service, audit, adminToken: ADMIN_TOKEN, routes: routes(service) });
   const { url } = await gateway.listen();
   return {
     gateway,
