@@ -71,6 +71,8 @@ export class ApprovalService implements ApprovalDesk {
   readonly #listeners = new Set<(event: ApprovalEvent) => void>();
   readonly #waiters = new Map<string, Set<(approval: Approval) => void>>();
   #expiryTimer: NodeJS.Timeout | undefined;
+  /** When the armed expiry timer fires (ms since the epoch), if one is armed. */
+  #expiryAt: number | undefined;
   #closed = false;
 
   constructor(options: ApprovalServiceOptions) {
@@ -147,8 +149,11 @@ export class ApprovalService implements ApprovalDesk {
 
   // ---- the gateway's side: request, wait, claim, leave, expire, recover --------------------------------------
 
-  /** Creates the approval for a held call, or joins the pending one for the identical call. */
-  async request(call: HeldCall): Promise<{ approval: Approval; joined: boolean }> {
+  /**
+   * Creates the approval for a held call, or joins the pending one for the identical call. With `wait`, the call's
+   * wait for the decision is registered as the transaction commits, before anything can decide it.
+   */
+  async request(call: HeldCall, wait?: AbortSignal): Promise<{ approval: Approval; joined: boolean; decision?: Promise<Approval> }> {
     const now = new Date(this.#clock.now());
     const result = await this.#db.transaction(async (tx) => {
       const joined = await store.insertOrJoin(tx, {
@@ -179,17 +184,20 @@ export class ApprovalService implements ApprovalDesk {
       });
       return joined;
     });
+    const decision = wait ? this.waitForDecision(result.approval.id, wait) : undefined;
     this.#publish({ type: result.joined ? 'joined' : 'created', approval: result.approval });
-    this.#armExpiry();
-    return result;
+    // Only an approval due before the armed timer needs the timer moved.
+    if (this.#expiryAt === undefined || Date.parse(result.approval.expiresAt) < this.#expiryAt) this.#armExpiry();
+    return { ...result, ...(decision ? { decision } : {}) };
   }
 
-  /**
-   * Resolves with the approval once it is no longer pending. Registers before reading, so a decision that commits
-   * between the request and the wait is not missed.
-   */
+  /** Resolves with the approval once this service publishes its decision; rejects when `signal` aborts. */
   waitForDecision(id: string, signal: AbortSignal): Promise<Approval> {
     return new Promise<Approval>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
       const waiters = this.#waiters.get(id) ?? new Set();
       this.#waiters.set(id, waiters);
       const done = (approval: Approval) => {
@@ -207,12 +215,6 @@ export class ApprovalService implements ApprovalDesk {
       };
       waiters.add(done);
       signal.addEventListener('abort', onAbort, { once: true });
-      store.getApproval(this.#db, id).then(
-        (approval) => {
-          if (approval && approval.status !== 'pending') done(approval);
-        },
-        (error: unknown) => this.#logger.warn({ approval: id, err: (error as Error).message }, 'could not read approval while waiting'),
-      );
     });
   }
 
@@ -308,9 +310,12 @@ export class ApprovalService implements ApprovalDesk {
     void store.nextExpiry(this.#db).then(
       (next) => {
         clearTimeout(this.#expiryTimer);
+        this.#expiryAt = undefined;
         if (!next || this.#closed) return;
         const delay = Math.max(0, Math.min(next.getTime() - this.#clock.now(), 2 ** 31 - 1));
+        this.#expiryAt = this.#clock.now() + delay;
         this.#expiryTimer = setTimeout(() => {
+          this.#expiryAt = undefined;
           void this.expireDue().then(
             () => this.#armExpiry(),
             (error: Error) => this.#logger.error({ err: error.message }, 'approval expiry failed'),

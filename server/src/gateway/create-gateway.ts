@@ -226,7 +226,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     async listen() {
       http = await new Promise<HttpServer>((resolve, reject) => {
-        const server = app.listen(config.listen.port, config.listen.host, () => resolve(server));
+        // A deep accept queue: agents arrive in bursts, and a dropped connection is reset by the kernel.
+        const server = app.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 }, () => resolve(server));
         server.once('error', reject);
       });
       // Long approval waits must not be cut by Node's own request timeout; SSE keep-alives keep proxies happy.

@@ -4,12 +4,12 @@
  * synchronous cap an isError result says the call awaits approval (id, where to approve), the approval stays
  * pending, and once approved the agent's retry of the identical call runs exactly once.
  */
-import type { ApprovalService } from '../approval/approval-service.js';
+import type { ApprovalService, HeldCall } from '../approval/approval-service.js';
 import type { Approval } from '../approval/approval.js';
 import type { Logger } from '../log/logger.js';
 import { formatDuration } from '../util/duration.js';
 import { violationResult } from './decision-result.js';
-import type { CallContext, Stage, StageResult, ToolCall } from './tool-call.js';
+import type { CallContext, Stage, StageResult } from './tool-call.js';
 
 export interface ApprovalStageOptions {
   service: ApprovalService;
@@ -37,27 +37,32 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
         context.approvalId = claimed.id;
         return { kind: 'continue' };
       }
-      const { approval } = await service.request({ ...held, callId: call.callId, rule: needed.rule, spec: needed.spec });
-      context.approvalId = approval.id;
-      return hold(approval, call, context);
+      return hold({ ...held, callId: call.callId, rule: needed.rule, spec: needed.spec }, context);
     },
   };
 
-  async function hold(approval: Approval, call: ToolCall, context: CallContext): Promise<StageResult> {
+  async function hold(request: HeldCall, context: CallContext): Promise<StageResult> {
     const signal = context.mcp.mcpReq.signal;
     const stop = new AbortController();
     const onClientAbort = () => stop.abort(signal.reason);
     signal.addEventListener('abort', onClientAbort, { once: true });
-    const heartbeat = startHeartbeat(approval, context, options.heartbeatMs);
     let capped = false;
     const cap = setTimeout(() => {
       capped = true;
       stop.abort('sync cap');
     }, options.syncCapMs);
+    // Cleared in finally; the approval is known only once the request committed.
+    let heartbeat: NodeJS.Timeout | undefined;
+    let approval: Approval | undefined;
     try {
-      const decided = await service.waitForDecision(approval.id, stop.signal);
+      const requested = await service.request(request, stop.signal);
+      approval = requested.approval;
+      context.approvalId = approval.id;
+      heartbeat = startHeartbeat(approval, context, options.heartbeatMs);
+      const decided = await requested.decision!;
       return await afterDecision(decided);
     } catch (error) {
+      if (!approval) throw error;
       if (capped) return awaiting(approval);
       if (signal.aborted) {
         // The client cancelled or went away: this call no longer waits. Calls joined to it keep the approval.
