@@ -27,7 +27,7 @@ for (let i = 0; i < count; i += 1) {
     // A refused connection is a result too: the benchmark must not report a number for fewer held calls.
     if (++failed === 1) process.stderr.write(`held-calls.load: call ${i + 1} of ${count}: ${error.message}\n`);
   });
-  // Paced at about 500 calls/s, as agents arrive over time: a faster burst overflows the accept queue while
+  // Paced at about 200 calls/s, as agents arrive over time: a faster burst overflows the accept queue while
   // the gateway writes approvals, and the kernel resets the connections it dropped.
-  if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (i % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 100));
 }
