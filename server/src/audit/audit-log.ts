@@ -21,7 +21,7 @@ import {
   type PreparedAuditEvent,
   type ValidatedAuditEvent,
 } from './audit-event.js';
-import { appendAuditEvents, type ChainRow } from './audit-store.js';
+import { appendAuditEvents, appendWithinTransaction, type ChainRow } from './audit-store.js';
 
 export interface AuditLogOptions {
   /** Store argument values (secrets excepted) instead of their hashes. */
@@ -90,7 +90,7 @@ export class AuditLog {
   /** Writes the event now, inside `tx`, so it commits or rolls back with the caller's change. */
   async appendInTransaction(tx: Db, event: AuditEvent): Promise<ChainRow> {
     const prepared = prepareAuditEvent(validateAuditEvent(event, this.#clock), this.#keepArgValues);
-    const [row] = await appendAuditEvents(tx, [prepared]);
+    const [row] = await appendWithinTransaction(tx, [prepared]);
     if (!row) throw new AirlockError('INTERNAL', 'The audit append returned no row');
     return row;
   }

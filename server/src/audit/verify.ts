@@ -199,6 +199,7 @@ export async function verifyAuditLog(db: Db): Promise<VerifyResult> {
   let head: ChainHead | undefined;
   async function* rows() {
     let next = 1;
+    let emptyPassAfterHead = false;
     for (;;) {
       const from = next;
       for await (const row of iterateChainRows(db, from)) {
@@ -206,7 +207,15 @@ export async function verifyAuditLog(db: Db): Promise<VerifyResult> {
         yield toVerifiable(row);
       }
       head = await readChainHead(db);
-      if (!head || head.seq < next || next === from) return;
+      if (!head || head.seq < next) return;
+      // The head is ahead of what was read. Rows commit with their head, so a pass begun after reading the head
+      // sees them; only a second empty pass means they are gone (a deleted tail).
+      if (next === from) {
+        if (emptyPassAfterHead) return;
+        emptyPassAfterHead = true;
+      } else {
+        emptyPassAfterHead = false;
+      }
     }
   }
   const result = await verifyChain(rows());
