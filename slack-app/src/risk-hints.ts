@@ -4,13 +4,10 @@
  * are hints, never a verdict: the policy already decided that a human must look.
  */
 
-/** MCP tool annotations (as the upstream declared them; only values it set explicitly count). */
-export interface ToolAnnotations {
-  readOnlyHint?: boolean;
-  destructiveHint?: boolean;
-  idempotentHint?: boolean;
-  openWorldHint?: boolean;
-}
+import type { ToolAnnotations } from '../../server/src/route/tool-annotations.js';
+
+/** MCP tool annotations as the upstream declared them; only values it set explicitly count. */
+export type { ToolAnnotations };
 
 export interface RiskHint {
   text: string;

@@ -82,6 +82,7 @@ export function createAggregateRouter(links: ReadonlyMap<string, UpstreamLink>, 
       switch (request.method) {
         case 'tools/list': {
           const lists = await gather('tools/list', 'tools', 'tools', ctx);
+          for (const { server, items } of lists) deps.annotations?.record(server, items);
           return {
             tools: lists.flatMap(({ server, items }) =>
               items

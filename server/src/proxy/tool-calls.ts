@@ -8,6 +8,7 @@ import { runPipeline, type PipelineObserver } from '../pipeline/run-pipeline.js'
 import type { Caller, Stage, ToolCall } from '../pipeline/tool-call.js';
 import type { Result, ServerContext } from './sdk.js';
 import type { UpstreamLink } from './upstream/upstream-link.js';
+import type { ToolAnnotationsCache } from '../route/tool-annotations.js';
 
 export interface ToolCallDeps {
   stages: readonly Stage[];
@@ -15,6 +16,8 @@ export interface ToolCallDeps {
   observer?: PipelineObserver;
   /** Whether a tool appears in tools/list; the policy stage answers a call to a hidden tool as unknown. */
   isVisible(server: string, tool: string): boolean;
+  /** Learns the annotations of listed tools, for approvers' risk hints. */
+  annotations?: ToolAnnotationsCache;
 }
 
 export async function callTool(
@@ -44,5 +47,6 @@ export async function callTool(
 export function filterToolPage(result: Result, server: string, deps: ToolCallDeps): Result {
   const tools = (result as { tools?: unknown }).tools;
   if (!Array.isArray(tools)) return result;
+  deps.annotations?.record(server, tools);
   return { ...result, tools: tools.filter((tool: { name?: unknown }) => typeof tool.name === 'string' && deps.isVisible(server, tool.name)) };
 }
