@@ -7,6 +7,7 @@
 import type { ApprovalService, HeldCall } from '../approval/approval-service.js';
 import type { Approval } from '../approval/approval.js';
 import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { formatDuration } from '../util/duration.js';
 import { violationResult } from './decision-result.js';
 import type { CallContext, Stage, StageResult } from './tool-call.js';
@@ -22,6 +23,7 @@ export interface ApprovalStageOptions {
   /** Base URL of the review console, for the agent's message. */
   consoleUrl?: string;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export function approvalStage(options: ApprovalStageOptions): Stage {
@@ -51,6 +53,7 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
       capped = true;
       stop.abort('sync cap');
     }, options.syncCapMs);
+    const released = options.metrics?.callHeld();
     // Cleared in finally; the approval is known only once the request committed.
     let heartbeat: NodeJS.Timeout | undefined;
     let approval: Approval | undefined;
@@ -71,6 +74,7 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
       }
       throw error;
     } finally {
+      released?.();
       clearTimeout(cap);
       clearInterval(heartbeat);
       signal.removeEventListener('abort', onClientAbort);

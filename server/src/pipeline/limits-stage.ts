@@ -6,12 +6,13 @@
 import { AirlockError } from '../errors/airlock-error.js';
 import type { LimitStore } from '../limits/limit-store.js';
 import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { ProtocolError, ProtocolErrorCode } from '../proxy/sdk.js';
 import { formatDuration } from '../util/duration.js';
 import { violationResult } from './decision-result.js';
 import type { Stage } from './tool-call.js';
 
-export function limitsStage(store: LimitStore, options: { failOpen: boolean; logger: Logger }): Stage {
+export function limitsStage(store: LimitStore, options: { failOpen: boolean; logger: Logger; metrics?: Metrics }): Stage {
   return {
     name: 'limits',
     async run(call, context) {
@@ -21,6 +22,7 @@ export function limitsStage(store: LimitStore, options: { failOpen: boolean; log
       try {
         check = await store.consume(limits, { callId: call.callId });
       } catch (error) {
+        options.metrics?.limiterResult('unavailable');
         const reason = error instanceof AirlockError ? error.message : String(error);
         if (options.failOpen) {
           options.logger.warn({ callId: call.callId, err: reason }, 'rate limiter unavailable; failing open');
@@ -33,6 +35,7 @@ export function limitsStage(store: LimitStore, options: { failOpen: boolean; log
           }),
         };
       }
+      options.metrics?.limiterResult(check.allowed ? 'allowed' : 'denied');
       if (check.allowed) {
         context.reservation = check.reservation;
         return { kind: 'continue' };

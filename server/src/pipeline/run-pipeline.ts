@@ -31,3 +31,19 @@ export async function runPipeline(
   }
   throw new Error(`pipeline ended without an answer after stage "${last}"`);
 }
+
+/** Several observers as one, each isolated from the others' failures. */
+export function allObservers(observers: readonly (PipelineObserver | undefined)[]): PipelineObserver {
+  const present = observers.filter((observer): observer is PipelineObserver => observer !== undefined);
+  return {
+    onEnd(call, stage, result, context) {
+      for (const observer of present) {
+        try {
+          observer.onEnd(call, stage, result, context);
+        } catch {
+          // An observer (audit, metrics) never changes the call's outcome.
+        }
+      }
+    },
+  };
+}
