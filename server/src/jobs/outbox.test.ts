@@ -1,0 +1,194 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
+import { AirlockError } from '../errors/airlock-error.js';
+import type { EnqueueOptions, EnqueueResult, JobQueue } from './job-queue.js';
+import { MemoryJobQueue } from './memory-job-queue.js';
+import { OutboxRelay, writeOutbox } from './outbox.js';
+import { ManualScheduler } from './scheduler.js';
+
+interface Enqueued {
+  kind: string;
+  payload: unknown;
+  options: EnqueueOptions | undefined;
+}
+
+/** Records what reaches the queue, and can refuse or hold jobs, in front of a real in-process queue. */
+class SpyQueue implements JobQueue {
+  readonly enqueued: Enqueued[] = [];
+  readonly inner = new MemoryJobQueue({ scheduler: new ManualScheduler() });
+  refuse: Error | undefined;
+  hold: Promise<void> | undefined;
+  #onEnqueue: (() => void) | undefined;
+
+  handle: JobQueue['handle'] = (kind, handler) => this.inner.handle(kind, handler);
+  remove: JobQueue['remove'] = (key) => this.inner.remove(key);
+  close: JobQueue['close'] = () => this.inner.close();
+
+  async enqueue<P>(kind: string, payload: P, options?: EnqueueOptions): Promise<EnqueueResult> {
+    this.#onEnqueue?.();
+    await this.hold;
+    if (this.refuse) throw this.refuse;
+    this.enqueued.push({ kind, payload, options });
+    return this.inner.enqueue(kind, payload, options);
+  }
+
+  /** Resolves when the next enqueue starts. */
+  nextEnqueue(): Promise<void> {
+    return new Promise((resolve) => (this.#onEnqueue = resolve));
+  }
+}
+
+interface OutboxState {
+  id: number;
+  kind: string;
+  job_key: string | null;
+  payload: unknown;
+  run_at: Date;
+  attempts: number;
+  last_error: string | null;
+  done: boolean;
+  done_at: Date | null;
+}
+
+for (const dialect of TEST_DIALECTS) {
+  describe(`outbox on ${dialect}`, () => {
+    let database: TestDatabase;
+    let queue: SpyQueue;
+    let scheduler: ManualScheduler;
+    const relays: OutboxRelay[] = [];
+
+    const newRelay = (db = database.db) => {
+      const relay = new OutboxRelay({
+        db,
+        queue,
+        scheduler,
+        jobOptions: { 'slack.post': { attempts: 8, backoff: { type: 'exponential', delayMs: 1000 } } },
+      });
+      relays.push(relay);
+      return relay;
+    };
+    const rows = () => database.db.query<OutboxState>('SELECT * FROM outbox ORDER BY id');
+
+    beforeEach(async () => {
+      database = await createTestDatabase(dialect);
+      queue = new SpyQueue();
+      scheduler = new ManualScheduler();
+    });
+
+    afterEach(async () => {
+      for (const relay of relays.splice(0)) await relay.close();
+      await queue.close();
+      await database.destroy();
+    });
+
+    describe('writeOutbox', () => {
+      it('writes nothing when the transaction rolls back', async () => {
+        await expect(
+          database.db.transaction(async (tx) => {
+            await writeOutbox(tx, { kind: 'slack.post', key: 'slack:post:ap1', payload: { approvalId: 'ap1' } });
+            throw new Error('the approval insert failed');
+          }),
+        ).rejects.toThrow('the approval insert failed');
+        expect(await rows()).toEqual([]);
+        expect(await newRelay().relay()).toBe(0);
+      });
+
+      it('keeps the first undone row of a key, and re-arms a done one', async () => {
+        const runAt = Date.parse('2030-01-01T00:00:00Z');
+        expect(await writeOutbox(database.db, { kind: 'expire', key: 'expire:ap1', payload: { v: 1 }, runAt })).toBe(true);
+        expect(await writeOutbox(database.db, { kind: 'expire', key: 'expire:ap1', payload: { v: 2 }, runAt })).toBe(false);
+        expect(await rows()).toMatchObject([{ payload: { v: 1 }, done: false }]);
+
+        await newRelay().relay();
+        expect(await writeOutbox(database.db, { kind: 'expire', key: 'expire:ap1', payload: { v: 3 }, runAt: runAt + 1 })).toBe(true);
+        expect(await rows()).toMatchObject([{ payload: { v: 3 }, run_at: new Date(runAt + 1), done: false, attempts: 0, done_at: null }]);
+      });
+
+      it('refuses a payload JSON cannot carry', async () => {
+        await expect(writeOutbox(database.db, { kind: 'bad', payload: undefined })).rejects.toThrow(AirlockError);
+      });
+    });
+
+    describe('OutboxRelay', () => {
+      it('hands committed rows to the queue with their kind options, and marks them done', async () => {
+        const runAt = Date.parse('2030-01-01T00:00:00Z');
+        await database.db.transaction(async (tx) => {
+          await writeOutbox(tx, { kind: 'slack.post', key: 'slack:post:ap1', payload: { approvalId: 'ap1' } });
+          await writeOutbox(tx, { kind: 'expire', payload: { approvalId: 'ap1' }, runAt });
+        });
+        const [, expiry] = await rows();
+
+        // A new relay is what a restarted process runs first: rows committed before the crash are not lost.
+        expect(await newRelay().relay()).toBe(2);
+        expect(queue.enqueued).toEqual([
+          {
+            kind: 'slack.post',
+            payload: { approvalId: 'ap1' },
+            options: { attempts: 8, backoff: { type: 'exponential', delayMs: 1000 }, key: 'slack:post:ap1', runAt: expect.any(Number) },
+          },
+          { kind: 'expire', payload: { approvalId: 'ap1' }, options: { key: `outbox:${expiry!.id}`, runAt } },
+        ]);
+        expect(await rows()).toMatchObject([
+          { done: true, attempts: 1, done_at: expect.any(Date) },
+          { done: true, attempts: 1, done_at: expect.any(Date) },
+        ]);
+        expect(await newRelay().relay()).toBe(0);
+      });
+
+      it('leaves a row the queue refuses undone, records why, and retries later', async () => {
+        await writeOutbox(database.db, { kind: 'slack.post', key: 'slack:post:ap1', payload: { approvalId: 'ap1' } });
+        queue.refuse = new Error('Redis did not answer');
+        const relay = newRelay();
+        expect(await relay.relay()).toBe(0);
+        expect(await rows()).toMatchObject([{ done: false, attempts: 1, last_error: 'Redis did not answer' }]);
+        expect(scheduler.pending()).toEqual([scheduler.now() + 5000]);
+
+        queue.refuse = undefined;
+        await scheduler.advance(5000);
+        await relay.relay();
+        expect(queue.enqueued).toHaveLength(1);
+        expect(await rows()).toMatchObject([{ done: true, attempts: 2, last_error: null }]);
+      });
+
+      it('relays in batches until no undone row is left', async () => {
+        for (let i = 0; i < 5; i++) await writeOutbox(database.db, { kind: 'expire', payload: { i } });
+        const relay = new OutboxRelay({ db: database.db, queue, scheduler, batchSize: 2 });
+        relays.push(relay);
+        expect(await relay.relay()).toBe(5);
+        expect(queue.enqueued.map((job) => job.payload)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }]);
+      });
+    });
+
+    describe.skipIf(dialect !== 'postgres')('OutboxRelay with other connections writing (PostgreSQL)', () => {
+      it('answers a call made during a pass with another pass, which sees the rows committed before the call', async () => {
+        await writeOutbox(database.db, { kind: 'expire', payload: { n: 1 } });
+        const relay = newRelay();
+        let release!: () => void;
+        queue.hold = new Promise((resolve) => (release = resolve));
+        const started = queue.nextEnqueue();
+        const first = relay.relay();
+        await started;
+
+        await writeOutbox(database.db, { kind: 'expire', payload: { n: 2 } });
+        const second = relay.relay();
+        release();
+        expect(await first).toBe(1);
+        expect(await second).toBe(1);
+        expect(queue.enqueued.map((job) => job.payload)).toEqual([{ n: 1 }, { n: 2 }]);
+      });
+
+      it('hands each row over once when two instances relay at the same time', async () => {
+        for (let i = 0; i < 40; i++) await writeOutbox(database.db, { kind: 'expire', payload: { i } });
+        const other = await database.connectAgain();
+        const a = new OutboxRelay({ db: database.db, queue, scheduler, batchSize: 3 });
+        const b = new OutboxRelay({ db: other, queue, scheduler, batchSize: 3 });
+        relays.push(a, b);
+        const [byA, byB] = await Promise.all([a.relay(), b.relay()]);
+        expect(byA + byB).toBe(40);
+        expect(new Set(queue.enqueued.map((job) => job.options?.key)).size).toBe(40);
+        expect(queue.enqueued).toHaveLength(40);
+      });
+    });
+  });
+}
