@@ -12,6 +12,7 @@ import type { AuditEvent } from '../audit/audit-event.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { canonicalJson, hashJson, sha256Hex, type JsonObject } from '../audit/hash-chain.js';
 import { redactArgs } from '../audit/redact.js';
+import type { EventBus } from '../bus/event-bus.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../log/logger.js';
 import type { ApprovalSpec, Caller } from '../policy/index.js';
@@ -51,6 +52,22 @@ export interface ApprovalServiceOptions {
   instanceId?: string;
   /** Keep argument values (secrets excepted) in approvals, as the audit log does with the same option. */
   keepArgValues?: boolean;
+  /**
+   * Fans changes out to the other gateway instances (Redis in scaled mode): a call held here resumes the moment a
+   * human decides on another instance, and every instance's listeners (console, Slack) see every change.
+   */
+  bus?: EventBus;
+  /** How often held calls' approvals are re-read, in case a bus message was lost (default 3 s). */
+  recheckMs?: number;
+}
+
+/** The bus channel of approval changes; messages carry only ids, every instance re-reads the row. */
+export const APPROVALS_CHANNEL = 'approvals';
+
+interface ChangeMessage {
+  origin: string;
+  approvalId: string;
+  type: ApprovalEvent['type'];
 }
 
 /** What binds a decision to one exact call: the same call by the same grant under the same policy. */
@@ -70,6 +87,10 @@ export class ApprovalService implements ApprovalDesk {
   readonly #keepArgValues: boolean;
   readonly #listeners = new Set<(event: ApprovalEvent) => void>();
   readonly #waiters = new Map<string, Set<(approval: Approval) => void>>();
+  readonly #bus: EventBus | undefined;
+  readonly #recheckMs: number;
+  #busOff: (() => void)[] = [];
+  #recheckTimer: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   /** When the armed expiry timer fires (ms since the epoch), if one is armed. */
   #expiryAt: number | undefined;
@@ -83,6 +104,35 @@ export class ApprovalService implements ApprovalDesk {
     this.#groups = options.groups ?? {};
     this.#instanceId = options.instanceId ?? randomUUID();
     this.#keepArgValues = options.keepArgValues ?? false;
+    this.#bus = options.bus;
+    this.#recheckMs = options.recheckMs ?? 3000;
+  }
+
+  /** Starts listening to the other instances' changes; resolves once subscribed (nothing published later is missed). */
+  async start(): Promise<void> {
+    if (!this.#bus) return;
+    this.#busOff.push(await this.#bus.subscribe(APPROVALS_CHANNEL, (message) => this.#onRemoteChange(message as ChangeMessage)));
+    this.#busOff.push(this.#bus.onReconnect(() => void this.#recheckWaiting()));
+    // The safety net for a message lost between instances: held calls' approvals are re-read now and then.
+    this.#recheckTimer = setInterval(() => void this.#recheckWaiting(), this.#recheckMs);
+    this.#recheckTimer.unref();
+  }
+
+  async #onRemoteChange(message: ChangeMessage): Promise<void> {
+    if (message.origin === this.#instanceId) return;
+    const approval = await store.getApproval(this.#db, message.approvalId);
+    if (approval) this.#notify({ type: message.type, approval });
+  }
+
+  /** Wakes local calls whose approvals were decided without this instance hearing of it. */
+  async #recheckWaiting(): Promise<void> {
+    const ids = [...this.#waiters.keys()];
+    if (ids.length === 0) return;
+    try {
+      for (const approval of await store.listDecided(this.#db, ids)) this.#notify({ type: 'decided', approval });
+    } catch (error) {
+      this.#logger.warn({ err: (error as Error).message }, 'could not re-read held approvals');
+    }
   }
 
   // ---- the desk: read, decide, subscribe -------------------------------------------------------------------
@@ -330,6 +380,8 @@ export class ApprovalService implements ApprovalDesk {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#expiryTimer);
+    clearInterval(this.#recheckTimer);
+    for (const off of this.#busOff) off();
   }
 
   #auditBase(approval: Approval): AuditEvent {
@@ -345,8 +397,17 @@ export class ApprovalService implements ApprovalDesk {
     };
   }
 
-  /** After commit: wake the calls waiting on a decided approval, then tell the listeners. */
+  /** After commit: tell this instance, then the others. */
   #publish(event: ApprovalEvent): void {
+    this.#notify(event);
+    if (this.#bus) {
+      const message: ChangeMessage = { origin: this.#instanceId, approvalId: event.approval.id, type: event.type };
+      void this.#bus.publish(APPROVALS_CHANNEL, message);
+    }
+  }
+
+  /** Wakes the calls waiting on a decided approval, then tells the listeners. */
+  #notify(event: ApprovalEvent): void {
     if (event.type === 'decided') {
       for (const wake of [...(this.#waiters.get(event.approval.id) ?? [])]) wake(event.approval);
     }

@@ -241,6 +241,12 @@ export async function recordExecution(
   return rows[0] && toApproval(rows[0]);
 }
 
+/** Of these approvals, the ones no longer pending. */
+export async function listDecided(db: Db, ids: readonly string[]): Promise<Approval[]> {
+  const rows = await db.query<ApprovalRow>(`SELECT ${WITH_VOTES} FROM approvals WHERE id = ANY($1::text[]) AND status <> 'pending'`, [ids]);
+  return rows.map(toApproval);
+}
+
 export async function dueForExpiry(db: Db, now: Date): Promise<string[]> {
   const rows = await db.query<{ id: string }>(
     `SELECT id FROM approvals WHERE status = ANY($1::text[]) AND expires_at <= $2::timestamptz ORDER BY expires_at`,
