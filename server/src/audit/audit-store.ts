@@ -128,6 +128,8 @@ export interface AuditQuery {
   agent?: string;
   grant?: string;
   approvalId?: string;
+  /** Who decided (`web:alice`, `slack:U…`); indexed by migration 0002. */
+  actor?: string;
   from?: Date;
   to?: Date;
   /** Keyset cursor: only events older than this seq (the previous page's `nextBeforeSeq`). */
@@ -164,6 +166,8 @@ export function auditQuerySql(query: AuditQuery = {}): { sql: string; params: un
   if (query.agent !== undefined) add((slot) => `agent = ${slot}`, query.agent);
   if (query.grant !== undefined) add((slot) => `grant_name = ${slot}`, query.grant);
   if (query.approvalId !== undefined) add((slot) => `approval_id = ${slot}`, query.approvalId);
+  // Spelled exactly as the index expression of migration 0002, or the planner will not use it.
+  if (query.actor !== undefined) add((slot) => `((canonical::jsonb) ->> 'actor') = ${slot}`, query.actor);
   // A time range becomes a seq range, so the newest-first scan starts and stops at the right rows instead of
   // filtering its way back from the end of the log.
   if (query.from !== undefined) add((slot) => `seq >= COALESCE(${FIRST_SEQ_AT(slot)}, ${MAX_SEQ})`, query.from.toISOString());

@@ -8,6 +8,7 @@ import { runMigrateCommand } from './migrate-command.js';
 import { runPolicyCommand } from './policy-command.js';
 import { runStdioWrapper } from './run-command.js';
 import { runServe } from './serve-command.js';
+import { runUserCommand } from './user-command.js';
 
 const USAGE = `usage:
   airlock serve [--config airlock.config.json]
@@ -15,6 +16,7 @@ const USAGE = `usage:
   airlock policy validate <file>
   airlock policy check <file> --tool NAME --args JSON [--grant G]
   airlock audit verify | airlock audit export --format jsonl [--since T]
+  airlock user add <username> --role viewer|approver|admin [--password-stdin] | airlock user list
   airlock migrate`;
 
 export interface CliIo {
@@ -40,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return runAuditCommand(rest, io);
     case 'migrate':
       return runMigrateCommand(rest, io);
+    case 'user':
+      return runUserCommand(rest, io);
     case undefined:
     case '-h':
     case '--help':

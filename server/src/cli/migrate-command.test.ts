@@ -47,11 +47,11 @@ for (const dialect of TEST_DIALECTS) {
 
       const first = captureIo();
       expect(await runMigrateCommand([], first.io)).toBe(0);
-      expect(first.out).toEqual(['applied      0001_init.sql', 'applied 1 migration']);
+      expect(first.out).toEqual(['applied      0001_init.sql', 'applied      0002_console_roles.sql', 'applied 2 migrations']);
 
       const second = captureIo();
       expect(await runMigrateCommand([], second.io)).toBe(0);
-      expect(second.out).toEqual(['unchanged    0001_init.sql', 'database is up to date']);
+      expect(second.out).toEqual(['unchanged    0001_init.sql', 'unchanged    0002_console_roles.sql', 'database is up to date']);
       expect(second.err).toEqual([]);
     });
 

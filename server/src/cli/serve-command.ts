@@ -1,5 +1,6 @@
 import { createSlackApp, resolveSlackSettings, type SlackApp } from '../../../slack-app/src/index.js';
 import { loadConfigFile } from '../config/load.js';
+import { issueSetupToken, setupUrl } from '../console/setup-link.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
 import { openStorage } from '../gateway/open-storage.js';
@@ -49,10 +50,16 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     audit: storage.audit,
     adminToken: process.env.AIRLOCK_ADMIN_TOKEN,
     routes: slack?.requestListener ? [slack.requestListener] : [],
+    console: { db: storage.db },
   });
   const { url } = await gateway.listen();
   await slack?.start();
-  io.stderr(`airlock: listening on ${url}/mcp (servers: ${Object.keys(config.servers).join(', ') || 'none'})`);
+  io.stderr(`airlock: listening on ${url}/mcp (servers: ${Object.keys(config.servers).join(', ') || 'none'}); review console at ${url}/`);
+  // The first admin: with AIRLOCK_ADMIN_TOKEN set, `admin` signs in with the token; otherwise a one-time link.
+  const setupToken = process.env.AIRLOCK_ADMIN_TOKEN ? undefined : await issueSetupToken(storage.db, systemClock);
+  if (setupToken) {
+    io.stderr(`airlock: no console admin exists yet; create one with this link (works once, within 24 h): ${setupUrl(config.console?.url ?? url, setupToken)}`);
+  }
   logger.info({ url, servers: Object.keys(config.servers), policy: config.policy, database: storage.db.dialect, slack: slack !== undefined }, 'airlock listening');
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');

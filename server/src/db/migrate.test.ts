@@ -12,6 +12,7 @@ const TABLES = [
   'audit_chain_head',
   'audit_events',
   'console_sessions',
+  'console_setup_tokens',
   'console_users',
   'grants',
   'outbox',
@@ -66,13 +67,21 @@ for (const dialect of TEST_DIALECTS) {
       database = await createTestDatabase(dialect, { migrated: false });
       const first = await migrate(database.db);
       expect(first.error).toBeUndefined();
-      expect(first.results).toEqual([{ name: '0001_init.sql', status: 'applied' }]);
+      expect(first.results).toEqual([
+        { name: '0001_init.sql', status: 'applied' },
+        { name: '0002_console_roles.sql', status: 'applied' },
+      ]);
       expect(await tablesOf(database)).toEqual(TABLES);
       expect(await database.db.query('SELECT seq, hash FROM audit_chain_head')).toEqual([{ seq: 0, hash: '0'.repeat(64) }]);
 
       const second = await migrate(database.db);
-      expect(second).toEqual({ results: [{ name: '0001_init.sql', status: 'unchanged' }] });
-      expect(await database.db.query('SELECT count(*) AS n FROM schema_migrations')).toEqual([{ n: 1 }]);
+      expect(second).toEqual({
+        results: [
+          { name: '0001_init.sql', status: 'unchanged' },
+          { name: '0002_console_roles.sql', status: 'unchanged' },
+        ],
+      });
+      expect(await database.db.query('SELECT count(*) AS n FROM schema_migrations')).toEqual([{ n: 2 }]);
     });
 
     describe('with its own migration files', () => {
@@ -145,9 +154,12 @@ if (TEST_DIALECTS.includes('postgres')) {
       expect(a.error).toBeUndefined();
       expect(b.error).toBeUndefined();
       expect(c.error).toBeUndefined();
-      const statuses = [...a.results, ...b.results, ...c.results].map((result) => result.status).sort();
-      expect(statuses).toEqual(['applied', 'unchanged', 'unchanged']);
-      expect(await database.db.query('SELECT name FROM schema_migrations')).toEqual([{ name: '0001_init.sql' }]);
+      const results = [...a.results, ...b.results, ...c.results];
+      for (const name of ['0001_init.sql', '0002_console_roles.sql']) {
+        const statuses = results.filter((result) => result.name === name).map((result) => result.status).sort();
+        expect(statuses).toEqual(['applied', 'unchanged', 'unchanged']);
+      }
+      expect(await database.db.query('SELECT name FROM schema_migrations ORDER BY name')).toEqual([{ name: '0001_init.sql' }, { name: '0002_console_roles.sql' }]);
     });
   });
 }

@@ -35,6 +35,9 @@ import { createHttpApp } from './http-app.js';
 import { createApiAuth } from '../api/api-auth.js';
 import { attachApprovalStream, type ApprovalStream } from '../api/approval-stream.js';
 import { createApiRouter } from '../api/approvals-routes.js';
+import { createConsole } from '../console/create-console.js';
+import { readCatalog } from '../console/upstream-tools.js';
+import type { Db } from '../db/db.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -50,6 +53,8 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Extra HTTP handlers mounted before the MCP routes (the Slack app's /slack/events). */
   routes?: RequestHandler[];
+  /** The review console (sign-in, pages, audit and policy API); needs `approvals`. */
+  console?: { db: Db; /** the built pages; default: the installation's web/dist */ webDir?: string };
 }
 
 export interface Gateway {
@@ -203,7 +208,25 @@ export function createGateway(options: GatewayOptions): Gateway {
     return arm;
   }
 
-  const apiAuth = createApiAuth({ adminToken: options.adminToken });
+  // The console's policy page lists every upstream's tools over links of its own, opened on first use.
+  let catalogLinks: Map<string, UpstreamLink> | undefined;
+  const reviewConsole =
+    options.console && approvals
+      ? createConsole({
+          db: options.console.db,
+          webDir: options.console.webDir,
+          clock,
+          logger,
+          adminToken: options.adminToken,
+          consoleUrl: config.console?.url,
+          policy,
+          catalogs: () => {
+            catalogLinks ??= createLinks(AGGREGATE_VIEW, 'legacy', {});
+            return Promise.all([...catalogLinks.values()].map(readCatalog));
+          },
+        })
+      : undefined;
+  const apiAuth = createApiAuth({ adminToken: options.adminToken, sessions: reviewConsole?.sessions });
   const app = createHttpApp({
     config,
     logger,
@@ -212,6 +235,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     sseSessions,
     modernArm,
     api: approvals ? createApiRouter({ desk: approvals, auth: apiAuth, logger }) : undefined,
+    consoleApi: reviewConsole?.api(apiAuth),
+    consolePages: reviewConsole?.pages,
     routes: options.routes ?? [],
   });
   let stream: ApprovalStream | undefined;
@@ -245,7 +270,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       await stream?.close();
       await sessions.closeAll();
       await sseSessions.closeAll();
-      await Promise.all([...sharedLinks.values()].map(closeLinks));
+      await Promise.all([...sharedLinks.values(), ...(catalogLinks ? [catalogLinks] : [])].map(closeLinks));
       if (http) {
         http.closeAllConnections();
         await new Promise<void>((resolve) => http!.close(() => resolve()));

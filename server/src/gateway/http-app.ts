@@ -23,6 +23,10 @@ export interface HttpAppOptions {
   modernArm(view: string): ModernHandler;
   /** The console's REST API, mounted at /api when approvals are on. */
   api?: Router;
+  /** The review console's own routes under /api (sign-in, audit, policy), tried before `api`. */
+  consoleApi?: Router;
+  /** The review console's pages, tried after every other route. */
+  consolePages?: Router;
   /** Mounted before any body parser: the Slack app verifies signatures over the raw body. */
   routes: RequestHandler[];
 }
@@ -60,6 +64,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   };
   for (const route of options.routes) app.use(route);
   // The API parses its own bodies, with its own limit and error shape.
+  if (options.consoleApi) app.use('/api', options.consoleApi);
   if (options.api) app.use('/api', options.api);
 
   app.use(['/mcp', '/sse', SSE_MESSAGES_PATH], grantAuth(config.grants), express.json({ limit: config.sessions.maxRequestBody }));
@@ -80,6 +85,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
 
   app.all('/mcp', (req, res) => mcp(req, res, ''));
   app.all('/mcp/:server', (req, res) => mcp(req, res, req.params.server ?? ''));
+  if (options.consolePages) app.use(options.consolePages);
 
   // Body parser failures arrive here: answer them in JSON-RPC terms, naming the problem.
   app.use((error: Error & { type?: string; status?: number; limit?: number }, _req: Request, res: Response, _next: NextFunction) => {

@@ -1,0 +1,126 @@
+/**
+ * `airlock user add <username> --role viewer|approver|admin [--password-stdin] [--display-name NAME]` and
+ * `airlock user list`: console users, in the database this process would use (DATABASE_URL, else the embedded one
+ * in AIRLOCK_DATA_DIR). Without --password-stdin a strong password is generated and printed once. Exit codes:
+ * 0 done, 1 refused (the user exists), 2 wrong command line or database unreachable.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+import { hashPassword, MIN_PASSWORD_LENGTH } from '../console/passwords.js';
+import { isRole, ROLES } from '../console/roles.js';
+import { checkUsername, createUser, listUsers } from '../console/users.js';
+import { createDb } from '../db/create-db.js';
+import type { Db } from '../db/db.js';
+import { migrate } from '../db/migrate.js';
+import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
+
+export interface UserCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export interface UserCommandDeps {
+  /** Opens the database; the command closes it. Defaults to createDb() from the environment. */
+  openDb?: () => Promise<Db>;
+  /** All of standard input, for --password-stdin. */
+  readStdin?: () => Promise<string>;
+}
+
+const USAGE = `usage:
+  airlock user add <username> --role viewer|approver|admin [--password-stdin] [--display-name NAME]
+      Creates a console user. Policies name them as web:<username>. Without --password-stdin a password is
+      generated and printed once. viewer reads; approver also decides; admin also manages the console.
+  airlock user list`;
+
+class UsageError extends Error {}
+
+export async function runUserCommand(argv: string[], io: UserCommandIo, deps: UserCommandDeps = {}): Promise<number> {
+  const [subcommand, ...rest] = argv;
+  try {
+    switch (subcommand) {
+      case 'add':
+        return await add(rest, io, deps);
+      case 'list':
+        parse(rest, {});
+        return await withDb(deps, async (db) => {
+          const users = await listUsers(db);
+          if (users.length === 0) io.stdout('no console users yet: add one with `airlock user add <username> --role admin`');
+          for (const user of users) {
+            io.stdout(`${user.username.padEnd(24)} ${user.role.padEnd(9)} ${user.disabledAt ? 'disabled' : 'active  '} ${user.displayName ?? ''}`.trimEnd());
+          }
+          return 0;
+        });
+      case '-h':
+      case '--help':
+      case 'help':
+        io.stdout(USAGE);
+        return 0;
+      default:
+        throw new UsageError(subcommand === undefined ? 'missing subcommand' : `unknown subcommand "${subcommand}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`airlock user: ${error.message}\n${USAGE}`);
+      return 2;
+    }
+    const failure = asAirlockError(error);
+    io.stderr(`airlock user: ${failure.message}`);
+    return failure.code === 'CONFLICT' ? 1 : 2;
+  }
+}
+
+async function add(argv: string[], io: UserCommandIo, deps: UserCommandDeps): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    role: { type: 'string' },
+    'password-stdin': { type: 'boolean' },
+    'display-name': { type: 'string' },
+  });
+  const [username, ...extra] = positionals;
+  if (username === undefined || extra.length > 0) throw new UsageError('give exactly one username');
+  const problem = checkUsername(username);
+  if (problem) throw new UsageError(problem);
+  const role = values.role;
+  if (role === undefined || !isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+  let password: string;
+  if (values['password-stdin']) {
+    // One trailing newline is what `echo` and most secret stores add; anything else is part of the password.
+    password = (await (deps.readStdin ?? readStdin)()).replace(/\r?\n$/, '');
+    if (password.length < MIN_PASSWORD_LENGTH) throw new UsageError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  } else {
+    password = randomBytes(18).toString('base64url');
+  }
+  const passwordHash = await hashPassword(password);
+  return withDb(deps, async (db) => {
+    const { error } = await migrate(db);
+    if (error) throw error;
+    await createUser(db, { username, role, passwordHash, displayName: values['display-name'] }, new Date());
+    io.stdout(`created ${role} "${username}" (policies name them web:${username})`);
+    if (!values['password-stdin']) io.stdout(`password: ${password}\n(shown once; give it to ${username} over a private channel)`);
+    return 0;
+  });
+}
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function withDb<T>(deps: UserCommandDeps, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await (deps.openDb ?? (() => createDb()))();
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new AirlockError('BAD_REQUEST', '--password-stdin reads the password from a pipe: printf %s "$PASSWORD" | airlock user add …');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
