@@ -57,7 +57,6 @@ beforeAll(async () => {
     clock: systemClock,
     logger,
     groups: { oncall: [`slack:${ONCALL.id}`, `slack:${REQUESTER.id}`] },
-    keepArgValues: true,
   });
 }, 60_000);
 

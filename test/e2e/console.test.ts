@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 
 import type { Client } from '@modelcontextprotocol/client';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
+import type { Approval } from '../../server/src/approval/approval.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { rawCall, textOf } from './helpers/gateway.js';
@@ -57,11 +58,9 @@ function card(page: Page, text: string) {
 }
 
 async function pendingId(tool: string, text: string): Promise<string> {
-  await expect
-    .poll(async () => (await gw.service.list({ status: 'pending' })).some((a) => a.tool === tool && JSON.stringify(a.args).includes('sha256')))
-    .toBe(true);
-  const pending = await gw.service.list({ status: 'pending' });
-  const found = pending.filter((a) => a.tool === tool).at(-1);
+  const matches = (a: Approval) => a.tool === tool && JSON.stringify(a.args).includes(text);
+  await expect.poll(async () => (await gw.service.list({ status: 'pending' })).some(matches)).toBe(true);
+  const found = (await gw.service.list({ status: 'pending' })).find(matches);
   if (!found) throw new Error(`no pending ${tool} call for ${text}`);
   return found.id;
 }
@@ -114,7 +113,8 @@ describe('the review console', () => {
     const call = rawCall(client, 'test__echo', { text: 'ship it' });
     const item = card(page, 'echo');
     await item.waitFor();
-    await item.getByText('value not kept').waitFor();
+    // Approvers see what they approve; only secrets are withheld.
+    await item.getByText('ship it').waitFor();
     // A second call that someone else decides, so the screenshots show a queue of two.
     const other = rawCall(client, 'test__log', { message: 'rotate the signing keys', api_key: 'sk-live-0123456789abcdefghij' });
     await card(page, 'log').waitFor();

@@ -50,8 +50,6 @@ export interface ApprovalServiceOptions {
   groups?: Readonly<Record<string, readonly string[]>>;
   /** Names this process in approvals it holds (several gateway instances share one database). */
   instanceId?: string;
-  /** Keep argument values (secrets excepted) in approvals, as the audit log does with the same option. */
-  keepArgValues?: boolean;
   /**
    * Fans changes out to the other gateway instances (Redis in scaled mode): a call held here resumes the moment a
    * human decides on another instance, and every instance's listeners (console, Slack) see every change.
@@ -84,7 +82,6 @@ export class ApprovalService implements ApprovalDesk {
   readonly #logger: Logger;
   readonly #groups: Readonly<Record<string, readonly string[]>>;
   readonly #instanceId: string;
-  readonly #keepArgValues: boolean;
   readonly #listeners = new Set<(event: ApprovalEvent) => void>();
   readonly #waiters = new Map<string, Set<(approval: Approval) => void>>();
   readonly #bus: EventBus | undefined;
@@ -103,7 +100,6 @@ export class ApprovalService implements ApprovalDesk {
     this.#logger = options.logger;
     this.#groups = options.groups ?? {};
     this.#instanceId = options.instanceId ?? randomUUID();
-    this.#keepArgValues = options.keepArgValues ?? false;
     this.#bus = options.bus;
     this.#recheckMs = options.recheckMs ?? 3000;
   }
@@ -214,7 +210,9 @@ export class ApprovalService implements ApprovalDesk {
         grant: call.caller.grant,
         agent: call.caller.agent ?? null,
         sessionId: call.caller.session ?? null,
-        argsRedacted: redactArgs(call.args as JsonObject, { keepValues: this.#keepArgValues }),
+        // Approvers must see what they approve, so the approval keeps argument values; secrets are still never
+        // stored. The audit log, which outlives decisions, hashes values unless approvals.keepArgValues is set.
+        argsRedacted: redactArgs(call.args as JsonObject, { keepValues: true }),
         argsHash: hashJson(call.args as JsonObject),
         policyVersion: call.policyVersion,
         rule: call.rule,

@@ -90,7 +90,7 @@ export const ConfigSchema = z
         syncCap: duration.default(50_000),
         /** Progress notifications while a call is held, for clients that reset their timeout on progress. */
         heartbeat: duration.default(15_000),
-        /** Keep argument values (secrets excepted) in approvals and the audit log instead of their hashes. */
+        /** Keep argument values (secrets excepted) in the audit log instead of their hashes (approvals always show them). */
         keepArgValues: z.boolean().default(false),
       })
       .strict()

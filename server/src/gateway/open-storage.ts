@@ -41,7 +41,6 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock):
     logger,
     groups: config.groups,
     instanceId: `${hostname()}:${process.pid}`,
-    keepArgValues: config.approvals.keepArgValues,
   });
   const abandoned = await approvals.recover();
   if (abandoned > 0) logger.warn({ abandoned }, 'approvals held by a previous process are now abandoned; a decision still applies to the retry');
