@@ -4,7 +4,10 @@ import { issueSetupToken, setupUrl } from '../console/setup-link.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
 import { openStorage } from '../gateway/open-storage.js';
-import { MemoryJobQueue } from '../jobs/memory-job-queue.js';
+import { createEventBus } from '../bus/create-event-bus.js';
+import { createReadiness } from '../gateway/readiness.js';
+import { createJobQueue } from '../jobs/create-job-queue.js';
+import { createMetrics } from '../metrics/metrics.js';
 import { createLimitStore } from '../limits/create-limit-store.js';
 import { createLogger } from '../log/logger.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
@@ -29,9 +32,20 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const logger = createLogger();
   let gateway: Gateway | undefined;
   const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger, () => void gateway?.toolsChanged());
-  const storage = await openStorage(config, logger, systemClock);
-  const limitStore = createLimitStore();
-  const queue = new MemoryJobQueue({ logger });
+  // REDIS_URL turns on the scaled parts: decisions fan out over Redis, jobs run on BullMQ, limits live in Redis.
+  // One Redis may serve several deployments (or test runs): AIRLOCK_REDIS_PREFIX keeps their keys apart.
+  const redisPrefix = process.env.AIRLOCK_REDIS_PREFIX || 'airlock';
+  const bus = createEventBus({ logger, channelPrefix: `${redisPrefix}:` });
+  const storage = await openStorage(config, logger, systemClock, bus);
+  const limitStore = createLimitStore({ keyPrefix: `${redisPrefix}:limits:` });
+  const queue = createJobQueue({ logger, prefix: redisPrefix });
+  const metrics = createMetrics();
+  storage.approvals.subscribe(({ type, approval }) => {
+    if (type === 'decided' && approval.decidedAt) {
+      metrics.approvalDecided(approval.status, (Date.parse(approval.decidedAt) - Date.parse(approval.requestedAt)) / 1000);
+    }
+  });
+  const readiness = createReadiness(storage.db, process.env.REDIS_URL || undefined);
   const slack: SlackApp | undefined = slackSettings
     ? createSlackApp({
         desk: storage.approvals,
@@ -39,6 +53,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
         ...slackSettings,
         consoleUrl: config.console?.url ?? `http://${config.listen.host}:${config.listen.port}`,
         logger,
+        toolAnnotations: (server, tool) => gateway?.toolAnnotations(server, tool),
       })
     : undefined;
   gateway = createGateway({
@@ -51,6 +66,8 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     adminToken: process.env.AIRLOCK_ADMIN_TOKEN,
     routes: slack?.requestListener ? [slack.requestListener] : [],
     console: { db: storage.db },
+    readiness: readiness.checks,
+    metrics,
   });
   const { url } = await gateway.listen();
   await slack?.start();
@@ -69,6 +86,8 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     await queue.close();
     await limitStore.close();
     await storage.close();
+    await bus.close();
+    await readiness.close();
     logger.flush();
     process.exit(0);
   };

@@ -13,6 +13,10 @@ import type { ApprovalService } from '../approval/approval-service.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { approvalStage } from '../pipeline/approval-stage.js';
 import { auditObserver } from '../pipeline/audit-observer.js';
+import { allObservers } from '../pipeline/run-pipeline.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { metricsObserver } from '../metrics/metrics-observer.js';
+import { ToolAnnotationsCache, type ToolAnnotations } from '../route/tool-annotations.js';
 import { buildStages } from '../pipeline/stages.js';
 import { limitsStage } from '../pipeline/limits-stage.js';
 import { policyStage, type PolicySource } from '../pipeline/policy-stage.js';
@@ -53,6 +57,9 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Extra HTTP handlers mounted before the MCP routes (the Slack app's /slack/events). */
   routes?: RequestHandler[];
+  /** Dependency checks behind /readyz (database, Redis). */
+  readiness?: Record<string, () => Promise<unknown>>;
+  metrics?: Metrics;
   /** The review console (sign-in, pages, audit and policy API); needs `approvals`. */
   console?: { db: Db; /** the built pages; default: the installation's web/dist */ webDir?: string };
 }
@@ -61,6 +68,8 @@ export interface Gateway {
   readonly sessions: LegacySessions;
   /** Tells connected clients to list tools again (after a policy change, say). */
   toolsChanged(): Promise<void>;
+  /** What the upstream declared about a tool in the lists agents received (hints for approvers). */
+  toolAnnotations(server: string, tool: string): ToolAnnotations | undefined;
   listen(): Promise<{ url: string; port: number }>;
   close(): Promise<void>;
   /** Builds a downstream server for one stdio client (`airlock run`), on the given view. */
@@ -76,11 +85,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   const serverNames = Object.keys(config.servers);
   const policy = options.policy;
   const approvals = options.approvals;
+  const annotations = new ToolAnnotationsCache();
   const policyVersion = () => policy?.current()?.version;
   const deps: ToolCallDeps = {
     stages: buildStages({
       policy: policy ? policyStage(policy) : undefined,
-      limits: options.limitStore ? limitsStage(options.limitStore, { failOpen: config.limits.failOpen, logger }) : undefined,
+      limits: options.limitStore ? limitsStage(options.limitStore, { failOpen: config.limits.failOpen, logger, metrics: options.metrics }) : undefined,
       approval: approvals
         ? approvalStage({
             service: approvals,
@@ -89,12 +99,17 @@ export function createGateway(options: GatewayOptions): Gateway {
             heartbeatMs: config.approvals.heartbeat,
             consoleUrl: config.console?.url,
             logger,
+            metrics: options.metrics,
           })
         : undefined,
       limitStore: options.limitStore,
     }),
     approvalAvailable: approvals !== undefined,
-    observer: options.audit ? auditObserver({ audit: options.audit, approvals, policyVersion, logger }) : undefined,
+    observer: allObservers([
+      options.audit ? auditObserver({ audit: options.audit, approvals, policyVersion, logger }) : undefined,
+      options.metrics ? metricsObserver(options.metrics) : undefined,
+    ]),
+    annotations,
     // tools/list and tools/call ask the same policy, so a listed tool is never answered as unknown.
     isVisible: (server, tool) => {
       const current = policy?.current();
@@ -238,6 +253,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     consoleApi: reviewConsole?.api(apiAuth),
     consolePages: reviewConsole?.pages,
     routes: options.routes ?? [],
+    readiness: options.readiness ?? {},
+    metrics: options.metrics,
   });
   let stream: ApprovalStream | undefined;
 
@@ -246,6 +263,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return {
     sessions,
+    toolAnnotations: (server, tool) => annotations.get(server, tool),
     async toolsChanged() {
       await sessions.broadcast({ method: 'notifications/tools/list_changed' });
     },

@@ -13,6 +13,7 @@ import type { ModernHandler } from '../proxy/downstream/modern-arm.js';
 import { isLegacyRequest, toWebRequest } from '../proxy/sdk.js';
 import { dnsRebindingProtection } from './dns-rebinding.js';
 import { grantAuth } from './grant-auth.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface HttpAppOptions {
   config: Config;
@@ -29,6 +30,9 @@ export interface HttpAppOptions {
   consolePages?: Router;
   /** Mounted before any body parser: the Slack app verifies signatures over the raw body. */
   routes: RequestHandler[];
+  /** Named dependency checks for /readyz (database, Redis); each rejects when its dependency is unreachable. */
+  readiness: Record<string, () => Promise<unknown>>;
+  metrics?: Metrics;
 }
 
 export function createHttpApp(options: HttpAppOptions): Express {
@@ -42,9 +46,27 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
-    res.json({ status: 'ready', sessions: sessions.size });
+  // Ready only while every dependency answers: a load balancer then stops sending calls that would fail.
+  app.get('/readyz', async (_req, res) => {
+    const checks = await Promise.all(
+      Object.entries(options.readiness).map(async ([name, check]) => {
+        try {
+          await check();
+          return [name, 'ok'] as const;
+        } catch (error) {
+          return [name, (error as Error).message] as const;
+        }
+      }),
+    );
+    const failing = checks.filter(([, status]) => status !== 'ok');
+    res.status(failing.length === 0 ? 200 : 503).json({ status: failing.length === 0 ? 'ready' : 'unavailable', sessions: sessions.size, checks: Object.fromEntries(checks) });
   });
+  if (options.metrics) {
+    const registry = options.metrics.registry;
+    app.get('/metrics', async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
 
   const mcp = async (req: Request, res: Response, view: string) => {
     if (!options.views.has(view)) {

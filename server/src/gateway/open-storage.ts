@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 
 import { ApprovalService } from '../approval/approval-service.js';
 import { AuditLog } from '../audit/audit-log.js';
+import type { EventBus } from '../bus/event-bus.js';
 import type { Config } from '../config/schema.js';
 import { createDb } from '../db/create-db.js';
 import type { Db } from '../db/db.js';
@@ -22,7 +23,7 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-export async function openStorage(config: Config, logger: Logger, clock: Clock): Promise<Storage> {
+export async function openStorage(config: Config, logger: Logger, clock: Clock, bus?: EventBus): Promise<Storage> {
   const db = await createDb({ databaseUrl: config.database?.url, dataDir: config.database?.dataDir });
   const migrated = await migrate(db);
   if (migrated.error) {
@@ -41,7 +42,9 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock):
     logger,
     groups: config.groups,
     instanceId: `${hostname()}:${process.pid}`,
+    bus,
   });
+  await approvals.start();
   const abandoned = await approvals.recover();
   if (abandoned > 0) logger.warn({ abandoned }, 'approvals held by a previous process are now abandoned; a decision still applies to the retry');
   return {

@@ -1,0 +1,36 @@
+/**
+ * Dependency checks for /readyz: the database answers a trivial query, Redis answers PING. Each check fails fast
+ * (no retries, no offline queue) so a load balancer learns within a second that this instance cannot serve.
+ */
+import { Redis } from 'ioredis';
+
+import type { Db } from '../db/db.js';
+
+export interface Readiness {
+  checks: Record<string, () => Promise<unknown>>;
+  close(): Promise<void>;
+}
+
+export function createReadiness(db: Db, redisUrl: string | undefined): Readiness {
+  const redis = redisUrl
+    ? new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000, commandTimeout: 1000 })
+    : undefined;
+  // A failed connection is reported by the check; ioredis would otherwise print it as an unhandled error.
+  redis?.on('error', () => undefined);
+  return {
+    checks: {
+      database: () => db.query('SELECT 1'),
+      ...(redis
+        ? {
+            redis: async () => {
+              if (redis.status === 'wait' || redis.status === 'end') await redis.connect();
+              return redis.ping();
+            },
+          }
+        : {}),
+    },
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}
