@@ -45,6 +45,7 @@ function approval(overrides: Partial<Approval> = {}): Approval {
     votes: [],
     execution: null,
     notifications: [],
+    toolAnnotations: null,
     ...overrides,
   };
 }

@@ -121,7 +121,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       approvalMessage(approval, {
         consoleUrl: options.consoleUrl,
         now: clock.now(),
-        annotations: options.toolAnnotations?.(approval.server, approval.tool),
+        annotations: approval.toolAnnotations ?? options.toolAnnotations?.(approval.server, approval.tool),
       }),
   });
   registerInteractions(app, { desk, delivery, approvalChannel, logger, grantsOf: options.grantsOf });

@@ -126,6 +126,8 @@ describe('three gateway processes on PostgreSQL and Redis', () => {
     const [a, b] = [instances[0]!, instances[1]!];
     const client = await connect(a.url);
     try {
+      // The agent lists tools first, as agents do: the gateway learns the upstream's annotations for Slack's hints.
+      await client.listTools();
       const before = fake.callsOf('chat.postMessage').filter((c) => c.args['thread_ts'] === undefined).length;
       const call = rawCall(client, 'test__echo', { text: 'clicked on B' });
       const request = await fake.waitFor('chat.postMessage', (c) => c.args['thread_ts'] === undefined && JSON.stringify(c.args['blocks']).includes('clicked on B'));
@@ -135,6 +137,7 @@ describe('three gateway processes on PostgreSQL and Redis', () => {
         message: { ts: String(request.response['ts']), text: request.args['text'], blocks: request.args['blocks'] },
         actionId: APPROVE_ACTION,
       });
+      expect(JSON.stringify(request.args['blocks'])).toContain('Destructive, says the server');
       expect((await postInteraction(`${b.url}/slack/events`, signInteraction(payload, SIGNING_SECRET))).status).toBe(200);
       expect(textOf(await call)).toBe('clicked on B');
       // Every instance heard of the approval; the queue's keys let only one of them post it.

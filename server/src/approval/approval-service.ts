@@ -16,6 +16,7 @@ import type { EventBus } from '../bus/event-bus.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../log/logger.js';
 import type { ApprovalSpec, Caller } from '../policy/index.js';
+import type { ToolAnnotations } from '../route/tool-annotations.js';
 import type { Clock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
 import type {
@@ -39,6 +40,7 @@ export interface HeldCall {
   policyVersion: string;
   rule: string;
   spec: ApprovalSpec;
+  toolAnnotations?: ToolAnnotations;
 }
 
 export interface ApprovalServiceOptions {
@@ -220,6 +222,7 @@ export class ApprovalService implements ApprovalDesk {
         requestedAt: now,
         expiresAt: new Date(now.getTime() + call.spec.timeoutMs),
         ownerInstance: this.#instanceId,
+        toolAnnotations: call.toolAnnotations,
       });
       await this.#audit.appendInTransaction(tx, {
         ...this.#auditBase(joined.approval),

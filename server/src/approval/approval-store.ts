@@ -5,6 +5,7 @@
  */
 import type { Db } from '../db/db.js';
 import type { ApprovalSpec } from '../policy/index.js';
+import type { ToolAnnotations } from '../route/tool-annotations.js';
 import type { Approval, ApprovalNotification, ApprovalStatus, DecisionChannel, Vote } from './approval.js';
 
 /** States a decision can still change: pending, and abandoned (its waiting call was lost in a restart). */
@@ -36,6 +37,7 @@ interface ApprovalRow {
   executed_at: Date | null;
   execution_ms: number | null;
   notifications: ApprovalNotification[];
+  tool_annotations: ToolAnnotations | null;
   votes: VoteRow[] | string;
 }
 
@@ -71,6 +73,7 @@ export interface NewApproval {
   requestedAt: Date;
   expiresAt: Date;
   ownerInstance: string;
+  toolAnnotations: ToolAnnotations | undefined;
 }
 
 const iso = (date: Date | null) => (date === null ? null : new Date(date).toISOString());
@@ -104,6 +107,7 @@ function toApproval(row: ApprovalRow): Approval {
         ? null
         : { status: row.execution_status, upstreamStatus: row.upstream_status, at: iso(row.executed_at), durationMs: row.execution_ms },
     notifications: row.notifications,
+    toolAnnotations: row.tool_annotations ?? null,
   };
 }
 
@@ -115,8 +119,8 @@ function toApproval(row: ApprovalRow): Approval {
 export async function insertOrJoin(tx: Db, input: NewApproval): Promise<{ approval: Approval; joined: boolean }> {
   const [row] = await tx.query<ApprovalRow & { inserted: boolean }>(
     `INSERT INTO approvals (id, binding_hash, server, tool, grant_name, agent, session_id, args_redacted, args_hash,
-                            policy_version, rule, approval_spec, requested_at, expires_at, owner_instance)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb, $13::timestamptz, $14::timestamptz, $15)
+                            policy_version, rule, approval_spec, requested_at, expires_at, owner_instance, tool_annotations)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb, $13::timestamptz, $14::timestamptz, $15, $16::jsonb)
      ON CONFLICT (binding_hash) WHERE status = 'pending'
      DO UPDATE SET joined_count = approvals.joined_count + 1
      RETURNING ${WITH_VOTES}, (xmax = 0) AS inserted`,
@@ -136,6 +140,7 @@ export async function insertOrJoin(tx: Db, input: NewApproval): Promise<{ approv
       input.requestedAt.toISOString(),
       input.expiresAt.toISOString(),
       input.ownerInstance,
+      input.toolAnnotations === undefined ? null : JSON.stringify(input.toolAnnotations),
     ],
   );
   return { approval: toApproval(row!), joined: !row!.inserted };

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import type { ApprovalSpec } from '../policy/index.js';
+import type { ToolAnnotations } from '../route/tool-annotations.js';
 
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'abandoned'] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
@@ -57,6 +58,8 @@ export interface Approval {
   execution: { status: 'running' | 'succeeded' | 'failed'; upstreamStatus: string | null; at: string | null; durationMs: number | null } | null;
   /** Where the request was posted (a Slack message's channel and ts), so any instance can update it later. */
   notifications: ApprovalNotification[];
+  /** What the upstream declared about the tool when the call was held: hints for approvers, never a verdict. */
+  toolAnnotations: ToolAnnotations | null;
 }
 
 export interface ApprovalNotification {

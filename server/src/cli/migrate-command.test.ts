@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import {
   type TestDatabase,
 } from '../../../test/contract/test-databases.js';
 import { runMigrateCommand } from './migrate-command.js';
+
+const MIGRATIONS = readdirSync(new URL('../../../migrations/', import.meta.url)).filter((f) => f.endsWith('.sql')).sort();
 
 function captureIo() {
   const out: string[] = [];
@@ -47,11 +50,11 @@ for (const dialect of TEST_DIALECTS) {
 
       const first = captureIo();
       expect(await runMigrateCommand([], first.io)).toBe(0);
-      expect(first.out).toEqual(['applied      0001_init.sql', 'applied      0002_console_roles.sql', 'applied 2 migrations']);
+      expect(first.out).toEqual([...MIGRATIONS.map((name) => `applied      ${name}`), `applied ${MIGRATIONS.length} migrations`]);
 
       const second = captureIo();
       expect(await runMigrateCommand([], second.io)).toBe(0);
-      expect(second.out).toEqual(['unchanged    0001_init.sql', 'unchanged    0002_console_roles.sql', 'database is up to date']);
+      expect(second.out).toEqual([...MIGRATIONS.map((name) => `unchanged    ${name}`), 'database is up to date']);
       expect(second.err).toEqual([]);
     });
 

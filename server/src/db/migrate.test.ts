@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { appendFile, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
 import { defaultMigrationsDir, loadMigrations, migrate } from './migrate.js';
+
+/** The repository's migrations, in order: every one must apply (the list is read, not hard-coded). */
+const MIGRATIONS = readdirSync(new URL('../../../migrations/', import.meta.url)).filter((f) => f.endsWith('.sql')).sort();
 
 const TABLES = [
   'approval_decisions',
@@ -67,21 +71,15 @@ for (const dialect of TEST_DIALECTS) {
       database = await createTestDatabase(dialect, { migrated: false });
       const first = await migrate(database.db);
       expect(first.error).toBeUndefined();
-      expect(first.results).toEqual([
-        { name: '0001_init.sql', status: 'applied' },
-        { name: '0002_console_roles.sql', status: 'applied' },
-      ]);
+      expect(first.results).toEqual(MIGRATIONS.map((name) => ({ name, status: 'applied' })));
       expect(await tablesOf(database)).toEqual(TABLES);
       expect(await database.db.query('SELECT seq, hash FROM audit_chain_head')).toEqual([{ seq: 0, hash: '0'.repeat(64) }]);
 
       const second = await migrate(database.db);
       expect(second).toEqual({
-        results: [
-          { name: '0001_init.sql', status: 'unchanged' },
-          { name: '0002_console_roles.sql', status: 'unchanged' },
-        ],
+        results: MIGRATIONS.map((name) => ({ name, status: 'unchanged' })),
       });
-      expect(await database.db.query('SELECT count(*) AS n FROM schema_migrations')).toEqual([{ n: 2 }]);
+      expect(await database.db.query('SELECT count(*) AS n FROM schema_migrations')).toEqual([{ n: MIGRATIONS.length }]);
     });
 
     describe('with its own migration files', () => {
@@ -155,11 +153,11 @@ if (TEST_DIALECTS.includes('postgres')) {
       expect(b.error).toBeUndefined();
       expect(c.error).toBeUndefined();
       const results = [...a.results, ...b.results, ...c.results];
-      for (const name of ['0001_init.sql', '0002_console_roles.sql']) {
+      for (const name of MIGRATIONS) {
         const statuses = results.filter((result) => result.name === name).map((result) => result.status).sort();
         expect(statuses).toEqual(['applied', 'unchanged', 'unchanged']);
       }
-      expect(await database.db.query('SELECT name FROM schema_migrations ORDER BY name')).toEqual([{ name: '0001_init.sql' }, { name: '0002_console_roles.sql' }]);
+      expect(await database.db.query('SELECT name FROM schema_migrations ORDER BY name')).toEqual(MIGRATIONS.map((name) => ({ name })));
     });
   });
 }

@@ -100,6 +100,7 @@ export function createGateway(options: GatewayOptions): Gateway {
             consoleUrl: config.console?.url,
             logger,
             metrics: options.metrics,
+            toolAnnotations: (server, tool) => annotations.get(server, tool),
           })
         : undefined,
       limitStore: options.limitStore,

@@ -8,6 +8,7 @@ import type { ApprovalService, HeldCall } from '../approval/approval-service.js'
 import type { Approval } from '../approval/approval.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { ToolAnnotations } from '../route/tool-annotations.js';
 import { formatDuration } from '../util/duration.js';
 import { violationResult } from './decision-result.js';
 import type { CallContext, Stage, StageResult } from './tool-call.js';
@@ -24,6 +25,8 @@ export interface ApprovalStageOptions {
   consoleUrl?: string;
   logger: Logger;
   metrics?: Metrics;
+  /** What agents were told about the tool, stored with the approval for approvers' risk hints. */
+  toolAnnotations?(server: string, tool: string): ToolAnnotations | undefined;
 }
 
 export function approvalStage(options: ApprovalStageOptions): Stage {
@@ -39,7 +42,8 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
         context.approvalId = claimed.id;
         return { kind: 'continue' };
       }
-      return hold({ ...held, callId: call.callId, rule: needed.rule, spec: needed.spec }, context);
+      const toolAnnotations = options.toolAnnotations?.(call.server, call.tool);
+      return hold({ ...held, callId: call.callId, rule: needed.rule, spec: needed.spec, ...(toolAnnotations ? { toolAnnotations } : {}) }, context);
     },
   };
 

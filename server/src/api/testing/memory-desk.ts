@@ -52,6 +52,7 @@ export class MemoryDesk implements ApprovalDesk {
       votes: [],
       execution: null,
       notifications: [],
+      toolAnnotations: null,
       ...rest,
     };
     this.#approvals.set(approval.id, approval);
