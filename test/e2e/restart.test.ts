@@ -3,7 +3,7 @@
  * pending (they are abandoned, with the reason), every audit row is there and the chain verifies, and a decision
  * made after the restart applies to the agent's retry of the identical call, which runs once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,28 +16,11 @@ import { hashJson } from '../../server/src/audit/hash-chain.js';
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
 import { openPgliteDb } from '../../server/src/db/pglite-db.js';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_DIALECTS, type TestDatabase } from '../contract/test-databases.js';
-import { rawCall, ROOT, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
+import { rawCall, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const HELD = 50;
 const ADMIN_TOKEN = 'restart-test-admin-token';
 
-async function startServe(configPath: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, 'serve', '--config', configPath], {
-    cwd: ROOT,
-    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'warn', AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /listening on (\S+)\/mcp/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`airlock serve exited with ${code}: ${text}`)));
-  });
-  return { child, url };
-}
 
 async function connect(url: string): Promise<Client> {
   const client = new Client({ name: 'restart-e2e', version: '1.0.0' });
@@ -68,7 +51,7 @@ describe.each(TEST_DIALECTS)('a SIGKILL while %s-backed calls are held', (dialec
       env = { AIRLOCK_DATA_DIR: join(dir, 'data'), DATABASE_URL: '' };
     }
 
-    const first = await startServe(configPath, env);
+    const first = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
     children.push(first.child);
     const api = (url: string) => (path: string, init?: RequestInit) =>
       fetch(`${url}/api${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init?.headers } });
@@ -84,7 +67,7 @@ describe.each(TEST_DIALECTS)('a SIGKILL while %s-backed calls are held', (dialec
     await client.close().catch(() => undefined);
     expect((await Promise.all(held)).every((outcome) => outcome instanceof Error)).toBe(true);
 
-    const second = await startServe(configPath, env);
+    const second = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
     children.push(second.child);
     const secondApi = api(second.url);
     expect(((await (await secondApi('/approvals?status=pending')).json()) as { approvals: unknown[] }).approvals).toEqual([]);

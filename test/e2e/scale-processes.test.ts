@@ -3,7 +3,7 @@
  * instance its own stdio upstream). A call held on A resumes when B's REST API approves it, and when a signed
  * Slack click lands on B; a limit of 100 holds exactly across the three; /readyz and /metrics answer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPROVE_ACTION } from '../../slack-app/src/approval-message.js';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../contract/test-databases.js';
 import { blockActionsPayload, FakeSlack, postInteraction, signInteraction } from '../fixtures/fake-slack.js';
-import { rawCall, ROOT, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
+import { rawCall, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const ADMIN_TOKEN = 'scale-admin-token';
 const SIGNING_SECRET = 'scale-signing-secret';
@@ -33,23 +33,6 @@ const POLICY = {
   },
 };
 
-async function startServe(configPath: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, 'serve', '--config', configPath], {
-    cwd: ROOT,
-    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /listening on (\S+)\/mcp/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`airlock serve exited with ${code}: ${text}`)));
-  });
-  return { child, url };
-}
 
 async function connect(url: string): Promise<Client> {
   const client = new Client({ name: 'scale-e2e', version: '1.0.0' });
@@ -80,7 +63,7 @@ describe('three gateway processes on PostgreSQL and Redis', () => {
       SLACK_API_URL: fake.url,
     };
     // One at a time: the first runs the migrations the others then find applied.
-    for (let i = 0; i < 3; i += 1) instances.push(await startServe(configPath, env));
+    for (let i = 0; i < 3; i += 1) instances.push(await startServeProcess(configPath, env));
   }, 90_000);
 
   afterAll(async () => {

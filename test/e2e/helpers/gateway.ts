@@ -83,3 +83,22 @@ export function rawCall(client: Client, name: string, args: Record<string, unkno
 export function textOf(result: Record<string, unknown>): string {
   return ((result.content as { text?: string }[]) ?? []).map((c) => c.text ?? '').join('');
 }
+
+/** `airlock serve` as its own process (the CLI as users run it); resolves with its URL once it listens. */
+export async function startServeProcess(configPath: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, 'serve', '--config', configPath], {
+    cwd: ROOT,
+    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /listening on (\S+)\/mcp/.exec(text);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`airlock serve exited with ${code}: ${text}`)));
+  });
+  return { child, url };
+}
