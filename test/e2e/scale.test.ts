@@ -2,7 +2,10 @@
  * Two gateway instances on one PostgreSQL and one Redis: a call held on A resumes the moment a human decides on
  * B; racing decisions on A and B for 100 approvals end with one winner each and nothing run twice.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,17 +33,48 @@ interface Instance {
   bus: RedisEventBus;
 }
 
+/** A redis-server of the test's own on a free loopback port, stopped and started again on the same port. */
+async function startPrivateRedis(): Promise<{ url: string; start(): Promise<void>; stop(): Promise<void> }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as AddressInfo;
+      probe.close(() => resolve(free));
+    });
+  });
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve, reject) => {
+      child!.stdout!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('Ready to accept connections')) resolve();
+      });
+      child!.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
+    });
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    start,
+    async stop() {
+      if (child && child.exitCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+    },
+  };
+}
+
 describe('two instances on PostgreSQL and Redis', () => {
   let database: TestDatabase;
   const instances: Instance[] = [];
   const channelPrefix = `airlock-test-${randomUUID()}:`;
 
-  async function startInstance(name: string): Promise<Instance> {
+  async function startInstance(name: string, redisUrl = REDIS_URL, recheckMs = 60_000): Promise<Instance> {
     const logger = createLogger('silent');
     const db = instances.length === 0 ? database.db : await database.connectAgain();
-    const bus = new RedisEventBus({ url: REDIS_URL, channelPrefix, logger, connectionName: `scale-test-${name}` });
+    const bus = new RedisEventBus({ url: redisUrl, channelPrefix, logger, connectionName: `scale-test-${name}` });
     const audit = new AuditLog(db, { flushDelayMs: 1 });
-    const service = new ApprovalService({ db, audit, clock: systemClock, logger, instanceId: name, bus, recheckMs: 60_000 });
+    const service = new ApprovalService({ db, audit, clock: systemClock, logger, instanceId: name, bus, recheckMs });
     await service.start();
     const loaded = loadPolicy(JSON.stringify(POLICY));
     if (!loaded.ok) throw new Error('test policy invalid');
@@ -111,6 +145,35 @@ describe('two instances on PostgreSQL and Redis', () => {
       await client.close();
     }
   });
+
+  it('resumes held calls decided while Redis was down and after it came back', async () => {
+    // A Redis of this test's own, so restarting it disturbs no other test.
+    const redis = await startPrivateRedis();
+    try {
+      // Short re-read interval: the safety net is what carries a decision made while the bus was down.
+      const c = await startInstance('C', redis.url, 200);
+      const d = await startInstance('D', redis.url, 200);
+      const client = await connectClient(`${c.url}/mcp`);
+      try {
+        const duringOutage = rawCall(client, 'test__echo', { text: 'decided during the outage' });
+        const firstId = await pendingOn(d);
+        await redis.stop();
+        expect(await d.service.decide(firstId, { decision: 'approve' }, { id: 'web:alice', via: 'web' })).toMatchObject({ ok: true, final: true });
+        expect(textOf(await duringOutage)).toBe('decided during the outage');
+
+        await redis.start();
+        const afterRestart = rawCall(client, 'test__echo', { text: 'decided after the restart' });
+        const secondId = await pendingOn(d);
+        await d.service.decide(secondId, { decision: 'approve' }, { id: 'web:bob', via: 'web' });
+        expect(textOf(await afterRestart)).toBe('decided after the restart');
+        expect(await c.service.list({ status: 'pending' })).toEqual([]);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
 
   it('lets one of the racing decisions on A and B win for each of 100 approvals, running nothing twice', async () => {
     const [a, b] = instances as [Instance, Instance];
