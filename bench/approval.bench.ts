@@ -6,6 +6,9 @@
  * its own.
  *
  *   npx tsx bench/approval.bench.ts            (ROUNDS=200 HELD=10000 by default)
+ *
+ * With DATABASE_URL and REDIS_URL set, A also runs across two gateway instances: the call is held on one and the
+ * decision arrives at the other's API (the scaled path: PostgreSQL, then Redis pub/sub to the holding instance).
  */
 import { fork } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -17,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
 import { parseConfig } from '../server/src/config/load.js';
+import { createEventBus } from '../server/src/bus/create-event-bus.js';
 import { createGateway } from '../server/src/gateway/create-gateway.js';
 import { openStorage } from '../server/src/gateway/open-storage.js';
 import { createLogger } from '../server/src/log/logger.js';
@@ -47,9 +51,18 @@ const config = parseConfig(
   { AIRLOCK_DATA_DIR: '', DATABASE_URL: '' },
 );
 const policy = await PolicyWatcher.open(join(dir, 'policy.json'), logger);
-const storage = await openStorage(config, logger, systemClock);
-const gateway = createGateway({ config, logger, policy, approvals: storage.approvals, audit: storage.audit, adminToken: TOKEN });
-const { url } = await gateway.listen();
+const scaled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
+const channelPrefix = `airlock-bench-${process.pid}:`;
+async function startInstance() {
+  const bus = scaled ? createEventBus({ logger, channelPrefix }) : undefined;
+  const storage = await openStorage(config, logger, systemClock, bus);
+  const gateway = createGateway({ config, logger, policy, approvals: storage.approvals, audit: storage.audit, adminToken: TOKEN });
+  const { url } = await gateway.listen();
+  return { storage, gateway, url, bus };
+}
+const holder = await startInstance();
+const { storage, gateway, url } = holder;
+const decider = scaled ? await startInstance() : holder;
 
 const nextCreated = () => new Promise<string>((resolve) => {
   const stop = storage.approvals.subscribe((event) => {
@@ -67,24 +80,29 @@ const idle = process.memoryUsage();
 // ---- A. decision → upstream ----
 const client = new Client({ name: 'bench', version: '1.0.0' });
 await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
-const latencies: number[] = [];
-for (let round = 0; round < ROUNDS + 20; round += 1) {
-  const created = nextCreated();
-  const call = client.request({ method: 'tools/call', params: { name: 'test__stamp', arguments: { round } } }, passthrough);
-  const id = await created;
-  const decidedAt = performance.timeOrigin + performance.now();
-  const response = await fetch(`${url}/api/approvals/${id}/decision`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: '{"decision":"approve"}',
-  });
-  if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
-  const result = (await call) as { content: { text: string }[] };
-  if (round >= 20) latencies.push(Number(result.content[0]!.text) - decidedAt);
+async function decisionToUpstream(decideAt: string): Promise<number[]> {
+  const measured: number[] = [];
+  for (let round = 0; round < ROUNDS + 20; round += 1) {
+    const created = nextCreated();
+    const call = client.request({ method: 'tools/call', params: { name: 'test__stamp', arguments: { round } } }, passthrough);
+    const id = await created;
+    const decidedAt = performance.timeOrigin + performance.now();
+    const response = await fetch(`${decideAt}/api/approvals/${id}/decision`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{"decision":"approve"}',
+    });
+    if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
+    const result = (await call) as { content: { text: string }[] };
+    if (round >= 20) measured.push(Number(result.content[0]!.text) - decidedAt);
+  }
+  return measured.sort((a, b) => a - b);
 }
+const quantile = (values: number[], q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+const latencies = await decisionToUpstream(url);
+const at = (q: number) => quantile(latencies, q);
+const acrossInstances = scaled ? await decisionToUpstream(decider.url) : undefined;
 await client.close();
-latencies.sort((a, b) => a - b);
-const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
 
 // ---- B. 10,000 held calls ----
 const delay = monitorEventLoopDelay({ resolution: 10 });
@@ -109,7 +127,11 @@ console.log('| measure | result | budget |');
 console.log('|---|---|---|');
 console.log(`| decision → upstream receives the call, p50 | ${at(0.5).toFixed(2)} ms | |`);
 console.log(`| decision → upstream receives the call, p99 | ${at(0.99).toFixed(2)} ms | ≤ 5 ms |`);
-console.log(`| time to hold ${HELD} calls (approval rows + audit, sequential on PGlite) | ${(allHeldAfter / 1000).toFixed(1)} s | |`);
+if (acrossInstances) {
+  console.log(`| decision on B → upstream call from A, p50 | ${quantile(acrossInstances, 0.5).toFixed(2)} ms | |`);
+  console.log(`| decision on B → upstream call from A, p99 | ${quantile(acrossInstances, 0.99).toFixed(2)} ms | ≤ 20 ms |`);
+}
+console.log(`| time to hold ${HELD} calls (approval row + audit event, one transaction each) | ${(allHeldAfter / 1000).toFixed(1)} s | |`);
 // PGlite's WASM heap is reserved at start and partly returned later, so RSS can fall below its idle value;
 // the JS heap and external memory are what the held calls themselves cost.
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
@@ -117,7 +139,10 @@ console.log(`| RSS idle → with ${HELD} held | ${mb(idle.rss)} → ${mb(held.rs
 console.log(`| JS heap + external above idle | ${mb(held.heapUsed + held.external - idle.heapUsed - idle.external)} MB | |`);
 console.log(`| longest event-loop stall while held (5 s window) | ${(delay.max / 1e6).toFixed(1)} ms | ≤ 50 ms |`);
 
-await gateway.close();
+for (const instance of scaled ? [holder, decider] : [holder]) {
+  await instance.gateway.close();
+  await instance.storage.close();
+  await instance.bus?.close();
+}
 policy.close();
-await storage.close();
 process.exit(0);

@@ -2,6 +2,7 @@
  * Opens what the approval path persists to — the database (migrated), the audit log and the approval service —
  * and recovers what a previous process left: approvals whose waiting calls died with it become `abandoned`.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { ApprovalService } from '../approval/approval-service.js';
@@ -41,7 +42,8 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     clock,
     logger,
     groups: config.groups,
-    instanceId: `${hostname()}:${process.pid}`,
+    // Unique per process start, and per storage when one process runs several gateways (tests, benchmarks).
+    instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     bus,
   });
   await approvals.start();
