@@ -7,6 +7,7 @@ import { openStorage } from '../gateway/open-storage.js';
 import { createEventBus } from '../bus/create-event-bus.js';
 import { createReadiness } from '../gateway/readiness.js';
 import { createJobQueue } from '../jobs/create-job-queue.js';
+import { instrumentQueue } from '../metrics/instrument-queue.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { createLimitStore } from '../limits/create-limit-store.js';
 import { createLogger } from '../log/logger.js';
@@ -38,8 +39,8 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const bus = createEventBus({ logger, channelPrefix: `${redisPrefix}:` });
   const storage = await openStorage(config, logger, systemClock, bus);
   const limitStore = createLimitStore({ keyPrefix: `${redisPrefix}:limits:` });
-  const queue = createJobQueue({ logger, prefix: redisPrefix });
   const metrics = createMetrics();
+  const queue = instrumentQueue(createJobQueue({ logger, prefix: redisPrefix }), metrics);
   storage.approvals.subscribe(({ type, approval }) => {
     if (type === 'decided' && approval.decidedAt) {
       metrics.approvalDecided(approval.status, (Date.parse(approval.decidedAt) - Date.parse(approval.requestedAt)) / 1000);
