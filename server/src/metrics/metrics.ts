@@ -15,7 +15,7 @@ export interface Metrics {
   approvalDecided(status: string, seconds: number): void;
   limiterResult(result: 'allowed' | 'denied' | 'unavailable'): void;
   jobFailed(kind: string): void;
-  /** Reads the job queue's depth when scraped. */
+  /** Reads the job queue's depth when scraped (call once). */
   observeQueueDepth(read: () => Promise<number> | number): void;
 }
 
@@ -34,15 +34,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   });
   const limiter = new Counter({ name: 'airlock_limiter_results_total', help: 'Rate-limit checks by result', labelNames: ['result'], registers: [registry] });
   const jobFailures = new Counter({ name: 'airlock_job_failures_total', help: 'Background job attempts that failed', labelNames: ['kind'], registers: [registry] });
-  let readDepth: () => Promise<number> | number = () => 0;
-  new Gauge({
-    name: 'airlock_queue_depth',
-    help: 'Background jobs waiting or delayed',
-    registers: [registry],
-    async collect() {
-      this.set(await readDepth());
-    },
-  });
+  // Registered only once a queue can say how deep it is: a gauge stuck at 0 would be a lie.
+  const queueDepth = (read: () => Promise<number> | number) =>
+    new Gauge({
+      name: 'airlock_queue_depth',
+      help: 'Background jobs waiting or delayed',
+      registers: [registry],
+      async collect() {
+        this.set(await read());
+      },
+    });
   return {
     registry,
     callHeld() {
@@ -61,7 +62,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     limiterResult: (result) => limiter.inc({ result }),
     jobFailed: (kind) => jobFailures.inc({ kind }),
     observeQueueDepth: (read) => {
-      readDepth = read;
+      queueDepth(read);
     },
   };
 }
