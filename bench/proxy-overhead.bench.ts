@@ -5,31 +5,18 @@
  *
  *   npm run bench              (CALLS=2000 by default)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { startProcess } from './start-process.js';
+
 const CALLS = Number(process.env.CALLS ?? 2000);
 const WARMUP = 200;
 const passthrough = { '~standard': { version: 1 as const, vendor: 'bench', validate: (value: unknown) => ({ value }) } };
 
-function start(args: string[], pattern: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AIRLOCK_LOG_LEVEL: 'warn' } });
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child[stream]!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = pattern.exec(buffer);
-      if (match) resolve({ child, match });
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${buffer}`)));
-  });
-}
 
 async function clients(url: string, count: number): Promise<Client[]> {
   return Promise.all(
@@ -65,12 +52,12 @@ async function measure(url: string, concurrency: number): Promise<{ p50: number;
   return { p50: at(0.5), p99: at(0.99), perSecond: (latencies.length / elapsed) * 1000 };
 }
 
-const upstream = await start(['--import', 'tsx', 'test/fixtures/test-upstream.ts', '--http', '0'], /listening (\S+)/, 'stdout');
+const upstream = await startProcess(['--import', 'tsx', 'test/fixtures/test-upstream.ts', '--http', '0'], /listening (\S+)/, 'stdout');
 const directUrl = upstream.match[1]!;
 const dir = await mkdtemp(join(tmpdir(), 'airlock-bench-'));
 const configPath = join(dir, 'airlock.config.json');
 await writeFile(configPath, JSON.stringify({ listen: { port: 0 }, servers: { echo: { url: directUrl } } }));
-const gateway = await start(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr');
+const gateway = await startProcess(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr');
 const gatewayUrl = `${gateway.match[1]!}/mcp/echo`;
 
 try {

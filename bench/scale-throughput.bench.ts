@@ -5,36 +5,20 @@
  *
  *   DATABASE_URL=postgres://… REDIS_URL=redis://… npx tsx bench/scale-throughput.bench.ts   (CALLS=3000)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { startProcess } from './start-process.js';
+
 const CALLS = Number(process.env.CALLS ?? 3000);
 const CLIENTS = 16;
 const passthrough = { '~standard': { version: 1 as const, vendor: 'bench', validate: (value: unknown) => ({ value }) } };
 if (!process.env.DATABASE_URL || !process.env.REDIS_URL) throw new Error('set DATABASE_URL and REDIS_URL: this measures the scaled mode');
 
-function start(args: string[], pattern: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'warn', AIRLOCK_REDIS_PREFIX: `airlock-bench-${process.pid}` },
-  });
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child[stream]!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = pattern.exec(buffer);
-      if (match) resolve({ child, match });
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${buffer}`)));
-  });
-}
 
 async function callsPerSecond(urls: string[]): Promise<number> {
   const clients = await Promise.all(
@@ -61,16 +45,16 @@ async function callsPerSecond(urls: string[]): Promise<number> {
   return perSecond;
 }
 
-const upstream = await start(['--import', 'tsx', 'test/fixtures/test-upstream.ts', '--http', '0'], /listening (\S+)/, 'stdout');
+const upstream = await startProcess(['--import', 'tsx', 'test/fixtures/test-upstream.ts', '--http', '0'], /listening (\S+)/, 'stdout');
 const dir = await mkdtemp(join(tmpdir(), 'airlock-scale-bench-'));
 const configPath = join(dir, 'airlock.config.json');
 await writeFile(configPath, JSON.stringify({ listen: { port: 0 }, servers: { echo: { url: upstream.match[1]! } } }));
 const gateways: ChildProcess[] = [];
 try {
-  const first = await start(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr');
+  const first = await startProcess(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr', { AIRLOCK_REDIS_PREFIX: `airlock-bench-${process.pid}` });
   gateways.push(first.child);
   const one = await callsPerSecond([first.match[1]!]);
-  const second = await start(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr');
+  const second = await startProcess(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr', { AIRLOCK_REDIS_PREFIX: `airlock-bench-${process.pid}` });
   gateways.push(second.child);
   const two = await callsPerSecond([first.match[1]!, second.match[1]!]);
   console.log(`node ${process.version}, ${CALLS} allowed calls, ${CLIENTS} clients`);
