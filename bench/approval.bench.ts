@@ -55,7 +55,7 @@ const scaled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 const channelPrefix = `airlock-bench-${process.pid}:`;
 async function startInstance() {
   const bus = scaled ? createEventBus({ logger, channelPrefix }) : undefined;
-  const storage = await openStorage(config, logger, systemClock, bus);
+  const storage = await openStorage(config, logger, systemClock, { bus });
   const gateway = createGateway({ config, logger, policy, approvals: storage.approvals, audit: storage.audit, adminToken: TOKEN });
   const { url } = await gateway.listen();
   return { storage, gateway, url, bus };

@@ -13,6 +13,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { canonicalJson, hashJson, sha256Hex, type JsonObject } from '../audit/hash-chain.js';
 import { redactArgs } from '../audit/redact.js';
 import type { EventBus } from '../bus/event-bus.js';
+import { RetryAfter, type JobQueue } from '../jobs/job-queue.js';
 import type { Db } from '../db/db.js';
 import type { Logger } from '../log/logger.js';
 import type { ApprovalSpec, Caller } from '../policy/index.js';
@@ -59,7 +60,17 @@ export interface ApprovalServiceOptions {
   bus?: EventBus;
   /** How often held calls' approvals are re-read, in case a bus message was lost (default 3 s). */
   recheckMs?: number;
+  /**
+   * Drives expiry as delayed jobs (DESIGN.md §2): one `approval.expire` job per open approval, keyed by its id,
+   * removed when it is decided. Without a queue, a timer on the next expiry does the same.
+   */
+  queue?: JobQueue;
+  /** How often open approvals' expiry jobs are armed again (default 60 s), so none is lost between commit and enqueue. */
+  rearmMs?: number;
 }
+
+export const EXPIRE_JOB = 'approval.expire';
+const expireKey = (id: string) => `${EXPIRE_JOB}:${id}`;
 
 /** The bus channel of approval changes; messages carry only ids, every instance re-reads the row. */
 export const APPROVALS_CHANNEL = 'approvals';
@@ -88,6 +99,9 @@ export class ApprovalService implements ApprovalDesk {
   readonly #waiters = new Map<string, Set<(approval: Approval) => void>>();
   readonly #bus: EventBus | undefined;
   readonly #recheckMs: number;
+  readonly #queue: JobQueue | undefined;
+  readonly #rearmMs: number;
+  #rearmTimer: NodeJS.Timeout | undefined;
   #busOff: (() => void)[] = [];
   #recheckTimer: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
@@ -104,10 +118,22 @@ export class ApprovalService implements ApprovalDesk {
     this.#instanceId = options.instanceId ?? randomUUID();
     this.#bus = options.bus;
     this.#recheckMs = options.recheckMs ?? 3000;
+    this.#queue = options.queue;
+    this.#rearmMs = options.rearmMs ?? 60_000;
   }
 
-  /** Starts listening to the other instances' changes; resolves once subscribed (nothing published later is missed). */
+  /**
+   * Starts the background work: expiry jobs (armed again for every open approval, so a restart or a crash between
+   * a commit and its enqueue loses none) and listening to the other instances' changes. Resolves once subscribed,
+   * so nothing published later is missed.
+   */
   async start(): Promise<void> {
+    if (this.#queue) {
+      this.#queue.handle<{ approvalId: string }>(EXPIRE_JOB, (job) => this.#expireJob(job.payload.approvalId));
+      await this.#rearmExpiries();
+      this.#rearmTimer = setInterval(() => void this.#rearmExpiries(), this.#rearmMs);
+      this.#rearmTimer.unref();
+    }
     if (!this.#bus) return;
     this.#busOff.push(await this.#bus.subscribe(APPROVALS_CHANNEL, (message) => this.#onRemoteChange(message as ChangeMessage)));
     this.#busOff.push(this.#bus.onReconnect(() => void this.#recheckWaiting()));
@@ -120,6 +146,28 @@ export class ApprovalService implements ApprovalDesk {
     if (message.origin === this.#instanceId) return;
     const approval = await store.getApproval(this.#db, message.approvalId);
     if (approval) this.#notify({ type: message.type, approval });
+  }
+
+  async #rearmExpiries(): Promise<void> {
+    try {
+      for (const { id, expiresAt } of await store.openExpiries(this.#db)) await this.#armExpiryJob(id, expiresAt);
+    } catch (error) {
+      this.#logger.warn({ err: (error as Error).message }, 'could not arm approval expiry jobs');
+    }
+  }
+
+  /** Idempotent: the job key keeps one expiry job per approval. */
+  async #armExpiryJob(id: string, expiresAt: Date): Promise<void> {
+    await this.#queue!.enqueue(EXPIRE_JOB, { approvalId: id }, { key: expireKey(id), runAt: expiresAt.getTime(), attempts: 5 });
+  }
+
+  /** The expiry job of one approval; early (another clock), it comes back when due. */
+  async #expireJob(id: string): Promise<void> {
+    const approval = await store.getApproval(this.#db, id);
+    if (!approval || !store.OPEN_STATUSES.includes(approval.status as never)) return;
+    const wait = Date.parse(approval.expiresAt) - this.#clock.now();
+    if (wait > 0) throw new RetryAfter(wait);
+    await this.#expire(id, new Date(this.#clock.now()));
   }
 
   /** Wakes local calls whose approvals were decided without this instance hearing of it. */
@@ -237,8 +285,17 @@ export class ApprovalService implements ApprovalDesk {
     });
     const decision = wait ? this.waitForDecision(result.approval.id, wait) : undefined;
     this.#publish({ type: result.joined ? 'joined' : 'created', approval: result.approval });
-    // Only an approval due before the armed timer needs the timer moved.
-    if (this.#expiryAt === undefined || Date.parse(result.approval.expiresAt) < this.#expiryAt) this.#armExpiry();
+    if (this.#queue) {
+      if (!result.joined) {
+        // A failure here is repaired by the periodic re-arm; the call must not fail for it.
+        await this.#armExpiryJob(result.approval.id, new Date(result.approval.expiresAt)).catch((error: Error) =>
+          this.#logger.warn({ approval: result.approval.id, err: error.message }, 'could not arm the expiry job; it is armed again shortly'),
+        );
+      }
+    } else if (this.#expiryAt === undefined || Date.parse(result.approval.expiresAt) < this.#expiryAt) {
+      // Only an approval due before the armed timer needs the timer moved.
+      this.#armExpiry();
+    }
     return { ...result, ...(decision ? { decision } : {}) };
   }
 
@@ -316,22 +373,26 @@ export class ApprovalService implements ApprovalDesk {
   async expireDue(now = new Date(this.#clock.now())): Promise<Approval[]> {
     const expired: Approval[] = [];
     for (const id of await store.dueForExpiry(this.#db, now)) {
-      const closed = await this.#db.transaction(async (tx) => {
-        const approval = await store.getApproval(tx, id, true);
-        if (!approval || !store.OPEN_STATUSES.includes(approval.status as never)) return undefined;
-        const wait = formatDuration(approval.spec.timeoutMs);
-        const approve = approval.spec.onTimeout === 'approve';
-        const reason = approve ? `no decision within ${wait}; the rule approves on timeout` : `no decision within ${wait}`;
-        const decided = await store.closeApproval(tx, id, { status: approve ? 'approved' : 'expired', by: 'system', via: 'system', reason, at: now });
-        if (decided) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(decided), kind: approve ? 'approved' : 'expired', actor: 'system', via: 'timer', reason, occurredAt: now });
-        return decided;
-      });
-      if (closed) {
-        expired.push(closed);
-        this.#publish({ type: 'decided', approval: closed });
-      }
+      const closed = await this.#expire(id, now);
+      if (closed) expired.push(closed);
     }
     return expired;
+  }
+
+  /** Applies one approval's on_timeout, unless something decided it first. */
+  async #expire(id: string, now: Date): Promise<Approval | undefined> {
+    const closed = await this.#db.transaction(async (tx) => {
+      const approval = await store.getApproval(tx, id, true);
+      if (!approval || !store.OPEN_STATUSES.includes(approval.status as never)) return undefined;
+      const wait = formatDuration(approval.spec.timeoutMs);
+      const approve = approval.spec.onTimeout === 'approve';
+      const reason = approve ? `no decision within ${wait}; the rule approves on timeout` : `no decision within ${wait}`;
+      const decided = await store.closeApproval(tx, id, { status: approve ? 'approved' : 'expired', by: 'system', via: 'system', reason, at: now });
+      if (decided) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(decided), kind: approve ? 'approved' : 'expired', actor: 'system', via: 'timer', reason, occurredAt: now });
+      return decided;
+    });
+    if (closed) this.#publish({ type: 'decided', approval: closed });
+    return closed;
   }
 
   /**
@@ -340,6 +401,13 @@ export class ApprovalService implements ApprovalDesk {
    * waiting.
    */
   async recover(): Promise<number> {
+    if (this.#queue) return this.#abandonPending();
+    const count = await this.#abandonPending();
+    this.#armExpiry();
+    return count;
+  }
+
+  async #abandonPending(): Promise<number> {
     const now = new Date(this.#clock.now());
     const reason = 'the gateway restarted while the call was held; a decision still applies to the identical retry';
     let count = 0;
@@ -351,7 +419,6 @@ export class ApprovalService implements ApprovalDesk {
       });
       if (abandoned) count += 1;
     }
-    this.#armExpiry();
     return count;
   }
 
@@ -382,6 +449,7 @@ export class ApprovalService implements ApprovalDesk {
     this.#closed = true;
     clearTimeout(this.#expiryTimer);
     clearInterval(this.#recheckTimer);
+    clearInterval(this.#rearmTimer);
     for (const off of this.#busOff) off();
   }
 
@@ -400,6 +468,10 @@ export class ApprovalService implements ApprovalDesk {
 
   /** After commit: tell this instance, then the others. */
   #publish(event: ApprovalEvent): void {
+    if (event.type === 'decided' && this.#queue) {
+      // Best effort: a job that survives finds the approval decided and does nothing.
+      void this.#queue.remove(expireKey(event.approval.id)).catch(() => undefined);
+    }
     this.#notify(event);
     if (this.#bus) {
       const message: ChangeMessage = { origin: this.#instanceId, approvalId: event.approval.id, type: event.type };

@@ -260,6 +260,12 @@ export async function dueForExpiry(db: Db, now: Date): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
+/** Every approval that can still expire, with when. */
+export async function openExpiries(db: Db): Promise<{ id: string; expiresAt: Date }[]> {
+  const rows = await db.query<{ id: string; expires_at: Date }>(`SELECT id, expires_at FROM approvals WHERE status = ANY($1::text[])`, [OPEN_STATUSES]);
+  return rows.map((row) => ({ id: row.id, expiresAt: new Date(row.expires_at) }));
+}
+
 export async function nextExpiry(db: Db): Promise<Date | undefined> {
   const [row] = await db.query<{ at: Date | null }>(`SELECT min(expires_at) AS at FROM approvals WHERE status = ANY($1::text[])`, [OPEN_STATUSES]);
   return row?.at ? new Date(row.at) : undefined;

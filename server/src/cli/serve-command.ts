@@ -37,10 +37,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   // One Redis may serve several deployments (or test runs): AIRLOCK_REDIS_PREFIX keeps their keys apart.
   const redisPrefix = process.env.AIRLOCK_REDIS_PREFIX || 'airlock';
   const bus = createEventBus({ logger, channelPrefix: `${redisPrefix}:` });
-  const storage = await openStorage(config, logger, systemClock, bus);
-  const limitStore = createLimitStore({ keyPrefix: `${redisPrefix}:limits:` });
   const metrics = createMetrics();
   const queue = instrumentQueue(createJobQueue({ logger, prefix: redisPrefix }), metrics);
+  const storage = await openStorage(config, logger, systemClock, { bus, queue });
+  const limitStore = createLimitStore({ keyPrefix: `${redisPrefix}:limits:` });
   storage.approvals.subscribe(({ type, approval }) => {
     if (type === 'decided' && approval.decidedAt) {
       metrics.approvalDecided(approval.status, (Date.parse(approval.decidedAt) - Date.parse(approval.requestedAt)) / 1000);

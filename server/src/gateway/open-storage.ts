@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { ApprovalService } from '../approval/approval-service.js';
 import { AuditLog } from '../audit/audit-log.js';
 import type { EventBus } from '../bus/event-bus.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import type { Config } from '../config/schema.js';
 import { createDb } from '../db/create-db.js';
 import type { Db } from '../db/db.js';
@@ -24,7 +25,7 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-export async function openStorage(config: Config, logger: Logger, clock: Clock, bus?: EventBus): Promise<Storage> {
+export async function openStorage(config: Config, logger: Logger, clock: Clock, background: { bus?: EventBus; queue?: JobQueue } = {}): Promise<Storage> {
   const db = await createDb({ databaseUrl: config.database?.url, dataDir: config.database?.dataDir });
   const migrated = await migrate(db);
   if (migrated.error) {
@@ -44,7 +45,8 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     groups: config.groups,
     // Unique per process start, and per storage when one process runs several gateways (tests, benchmarks).
     instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-    bus,
+    bus: background.bus,
+    queue: background.queue,
   });
   await approvals.start();
   const abandoned = await approvals.recover();
