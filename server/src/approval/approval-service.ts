@@ -398,20 +398,20 @@ export class ApprovalService implements ApprovalDesk {
   /**
    * After a restart no call waits on the approvals that were pending: they become `abandoned` (still decidable, so
    * a decision made later applies to the agent's retry) and expire as before. Nothing stays pending with nobody
-   * waiting.
+   * waiting. `owner` limits this to the approvals one instance held (several instances share the database: the
+   * others' calls are still waiting); without it every pending approval is this process's.
    */
-  async recover(): Promise<number> {
-    if (this.#queue) return this.#abandonPending();
-    const count = await this.#abandonPending();
-    this.#armExpiry();
+  async recover(options: { owner?: string } = {}): Promise<number> {
+    const count = await this.#abandonPending(options.owner);
+    if (!this.#queue) this.#armExpiry();
     return count;
   }
 
-  async #abandonPending(): Promise<number> {
+  async #abandonPending(owner: string | undefined): Promise<number> {
     const now = new Date(this.#clock.now());
     const reason = 'the gateway restarted while the call was held; a decision still applies to the identical retry';
     let count = 0;
-    for (const id of await store.pendingIds(this.#db)) {
+    for (const id of await store.pendingIds(this.#db, owner)) {
       const abandoned = await this.#db.transaction(async (tx) => {
         const closed = await store.closeApproval(tx, id, { status: 'abandoned', by: 'system', via: 'system', reason, at: now });
         if (closed) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'abandoned', actor: 'system', via: 'system', reason, occurredAt: now });

@@ -37,6 +37,7 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     clock,
     onWriteError: (error, buffered) => logger.error({ err: error.message, buffered }, 'audit write failed; events kept and retried'),
   });
+  const stableId = process.env.AIRLOCK_INSTANCE_ID || undefined;
   const approvals = new ApprovalService({
     db,
     audit,
@@ -44,13 +45,20 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     logger,
     groups: config.groups,
     // Unique per process start, and per storage when one process runs several gateways (tests, benchmarks).
-    instanceId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    instanceId: stableId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     bus: background.bus,
     queue: background.queue,
   });
   await approvals.start();
-  const abandoned = await approvals.recover();
-  if (abandoned > 0) logger.warn({ abandoned }, 'approvals held by a previous process are now abandoned; a decision still applies to the retry');
+  // Alone on its database, every pending approval was held by this gateway's previous process. Scaled (REDIS_URL:
+  // several instances share the database), only its own: AIRLOCK_INSTANCE_ID names an instance across restarts.
+  const scaled = Boolean(process.env.REDIS_URL);
+  if (scaled && stableId === undefined) {
+    logger.warn('several instances share this database: set AIRLOCK_INSTANCE_ID so a restarted instance can release the approvals it held');
+  } else {
+    const abandoned = await approvals.recover(scaled ? { owner: stableId } : {});
+    if (abandoned > 0) logger.warn({ abandoned }, 'approvals held by a previous process are now abandoned; a decision still applies to the retry');
+  }
   return {
     db,
     audit,

@@ -1,0 +1,44 @@
+/**
+ * Restart recovery with several instances on one database: a restarted instance abandons only the approvals it
+ * held; alone on a database, every pending approval was its own.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { AuditLog } from '../audit/audit-log.js';
+import { createLogger } from '../log/logger.js';
+import { systemClock } from '../util/clock.js';
+import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
+import { ApprovalService, type HeldCall } from './approval-service.js';
+
+const call = (text: string): HeldCall => ({
+  server: 'payments',
+  tool: 'create_charge',
+  args: { text },
+  caller: { grant: 'ci-bot' },
+  callId: text,
+  policyVersion: 'v1',
+  rule: '/tools/create_charge/action',
+  spec: { approvers: ['web:alice'], quorum: 1, timeoutMs: 60_000, onTimeout: 'reject', channels: [] },
+});
+
+describe.each(TEST_DIALECTS)('recover on %s', (dialect) => {
+  let database: TestDatabase;
+  afterEach(async () => {
+    await database?.destroy();
+  });
+
+  const service = (instanceId: string) =>
+    new ApprovalService({ db: database.db, audit: new AuditLog(database.db), clock: systemClock, logger: createLogger('silent'), instanceId });
+
+  it('abandons only the approvals the restarted instance held when given its owner name', async () => {
+    database = await createTestDatabase(dialect);
+    const mine = (await service('airlock-a').request(call('held by a'))).approval;
+    const theirs = (await service('airlock-b').request(call('held by b'))).approval;
+    const restarted = service('airlock-a');
+    expect(await restarted.recover({ owner: 'airlock-a' })).toBe(1);
+    expect((await restarted.get(mine.id))?.status).toBe('abandoned');
+    expect((await restarted.get(theirs.id))?.status).toBe('pending');
+    expect(await service('solo').recover()).toBe(1);
+    expect((await restarted.get(theirs.id))?.status).toBe('abandoned');
+  });
+});
