@@ -82,6 +82,18 @@ export function describeJobQueueContract(name: string, factory: () => Promise<Jo
       expect(job.payload).toEqual({ name: 'ada', tags: ['x'] });
     });
 
+    it('counts unfinished jobs as its depth', async () => {
+      const start = h.now();
+      expect(await h.queue.depth()).toBe(0);
+      await h.queue.enqueue('later', { n: 1 }, { runAt: start + 400 });
+      await h.queue.enqueue('later', { n: 2 }, { runAt: start + 400 });
+      expect(await h.queue.depth()).toBe(2);
+      handle('later');
+      await h.advance(400);
+      await calls.until(2);
+      await expect.poll(() => h.queue.depth()).toBe(0);
+    });
+
     it('waits for runAt, and for a handler registered later (rule 1)', async () => {
       const start = h.now();
       await h.queue.enqueue('later', { n: 1 }, { runAt: start + 400 });

@@ -110,6 +110,7 @@ describe.skipIf(!storeEnabled('redis'))('BullMqJobQueue', () => {
         await settling.settled();
         return queue.remove(key);
       },
+      depth: () => queue.depth(),
       close: () => queue.close(),
     };
 

@@ -161,6 +161,11 @@ export class BullMqJobQueue implements JobQueue {
     );
   }
 
+  async depth(): Promise<number> {
+    const counts = await this.#queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'waiting-children');
+    return Object.values(counts).reduce((sum, n) => sum + n, 0);
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       // Waits for the running handlers; jobs not started stay in Redis for the other instances.

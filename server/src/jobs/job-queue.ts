@@ -67,6 +67,8 @@ export interface JobQueue {
   handle<P>(kind: string, handler: JobHandler<P>): void;
   enqueue<P>(kind: string, payload: P, options?: EnqueueOptions): Promise<EnqueueResult>;
   remove(key: string): Promise<boolean>;
+  /** Jobs not finished yet — waiting, delayed or running — for the queue-depth metric. */
+  depth(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -172,6 +172,10 @@ export class MemoryJobQueue implements JobQueue {
     this.#schedule(entry, this.#scheduler.now() + delay);
   }
 
+  async depth(): Promise<number> {
+    return this.#entries.size;
+  }
+
   #forget(entry: Entry): void {
     this.#entries.delete(entry.id);
     if (entry.key !== undefined && this.#byKey.get(entry.key) === entry) this.#byKey.delete(entry.key);

@@ -23,6 +23,7 @@ class SpyQueue implements JobQueue {
 
   handle: JobQueue['handle'] = (kind, handler) => this.inner.handle(kind, handler);
   remove: JobQueue['remove'] = (key) => this.inner.remove(key);
+  depth: JobQueue['depth'] = () => this.inner.depth();
   close: JobQueue['close'] = () => this.inner.close();
 
   async enqueue<P>(kind: string, payload: P, options?: EnqueueOptions): Promise<EnqueueResult> {

@@ -6,7 +6,7 @@ import { instrumentQueue } from './instrument-queue.js';
 import { createMetrics } from './metrics.js';
 
 describe('instrumentQueue', () => {
-  it('counts failed attempts by kind and leaves successful jobs alone', async () => {
+  it('counts failed attempts by kind, leaves successful jobs alone and reports the depth', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const queue = instrumentQueue(new MemoryJobQueue(), metrics);
     const done: string[] = [];
@@ -24,6 +24,8 @@ describe('instrumentQueue', () => {
     await failed;
     await expect.poll(async () => (await metrics.registry.metrics()).includes('airlock_job_failures_total{kind="slack.post"} 1')).toBe(true);
     expect(done).toEqual(['post 1']);
+    await queue.enqueue('slack.post', { n: 3 }, { runAt: Date.now() + 60_000 });
+    expect(await metrics.registry.metrics()).toContain('airlock_queue_depth 1');
     await queue.close();
   });
 });
