@@ -1,6 +1,7 @@
 /**
  * Approval path, one instance on embedded PGlite:
- *   A. from a decision arriving (POST /api/approvals/:id/decision) to the upstream receiving the call, p50/p99;
+ *   A. from a decision arriving (POST /api/approvals/:id/decision) to the upstream receiving the call, p50/p99,
+ *      with the agent and the approver in a process of their own (bench/decision-latency.load.ts);
  *   B. 10,000 calls held at once: memory above idle and the longest event-loop stall while they are held.
  * Held calls in B come from a separate load process speaking raw Streamable HTTP, so the gateway's numbers are
  * its own.
@@ -11,13 +12,13 @@
  * decision arrives at the other's API (the scaled path: PostgreSQL, then Redis pub/sub to the holding instance).
  */
 import { fork } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
 import { parseConfig } from '../server/src/config/load.js';
 import { createEventBus } from '../server/src/bus/create-event-bus.js';
@@ -31,7 +32,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ROUNDS = Number(process.env.ROUNDS ?? 200);
 const HELD = Number(process.env.HELD ?? 10_000);
 const TOKEN = 'bench-admin-token';
-const passthrough = { '~standard': { version: 1 as const, vendor: 'bench', validate: (value: unknown) => ({ value }) } };
 
 const dir = await mkdtemp(join(tmpdir(), 'airlock-approval-bench-'));
 await writeFile(
@@ -64,45 +64,25 @@ const holder = await startInstance();
 const { storage, gateway, url } = holder;
 const decider = scaled ? await startInstance() : holder;
 
-const nextCreated = () => new Promise<string>((resolve) => {
-  const stop = storage.approvals.subscribe((event) => {
-    if (event.type === 'created') {
-      stop();
-      resolve(event.approval.id);
-    }
-  });
-});
-
 // Idle: the gateway listening, before any call. RSS does not shrink back after a busy phase, so it is taken first.
 global.gc?.();
 const idle = process.memoryUsage();
 
-// ---- A. decision → upstream ----
-const client = new Client({ name: 'bench', version: '1.0.0' });
-await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+// ---- A. decision → upstream, measured from a separate process ----
 async function decisionToUpstream(decideAt: string): Promise<number[]> {
-  const measured: number[] = [];
-  for (let round = 0; round < ROUNDS + 20; round += 1) {
-    const created = nextCreated();
-    const call = client.request({ method: 'tools/call', params: { name: 'test__stamp', arguments: { round } } }, passthrough);
-    const id = await created;
-    const decidedAt = performance.timeOrigin + performance.now();
-    const response = await fetch(`${decideAt}/api/approvals/${id}/decision`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: '{"decision":"approve"}',
-    });
-    if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
-    const result = (await call) as { content: { text: string }[] };
-    if (round >= 20) measured.push(Number(result.content[0]!.text) - decidedAt);
-  }
-  return measured.sort((a, b) => a - b);
+  const child = fork(`${ROOT}bench/decision-latency.load.ts`, [url, decideAt, String(ROUNDS), TOKEN], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await once(child, 'exit');
+  return (JSON.parse(output.trim().split('\n').at(-1)!) as number[]).sort((a, b) => a - b);
 }
 const quantile = (values: number[], q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
 const latencies = await decisionToUpstream(url);
 const at = (q: number) => quantile(latencies, q);
 const acrossInstances = scaled ? await decisionToUpstream(decider.url) : undefined;
-await client.close();
 
 // ---- B. 10,000 held calls ----
 const delay = monitorEventLoopDelay({ resolution: 10 });
