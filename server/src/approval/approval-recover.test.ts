@@ -21,6 +21,32 @@ const call = (text: string): HeldCall => ({
   spec: { approvers: ['web:alice'], quorum: 1, timeoutMs: 60_000, onTimeout: 'reject', channels: [] },
 });
 
+describe.each(TEST_DIALECTS)('who may decide on %s', (dialect) => {
+  let database: TestDatabase;
+  afterEach(async () => {
+    await database?.destroy();
+  });
+
+  it('refuses the people who run the calling agent, through any channel, and nothing changes', async () => {
+    database = await createTestDatabase(dialect);
+    const service = new ApprovalService({
+      db: database.db,
+      audit: new AuditLog(database.db),
+      clock: systemClock,
+      logger: createLogger('silent'),
+      groups: { oncall: ['web:alice', 'slack:UALICE', 'web:bob'] },
+      grantOwners: { 'ci-bot': ['web:alice', 'slack:UALICE'] },
+    });
+    const { approval } = await service.request({ ...call('my own agent'), spec: { ...call('x').spec, approvers: ['group:oncall'] } });
+    for (const actor of [{ id: 'web:alice', via: 'web' as const }, { id: 'slack:UALICE', via: 'slack' as const }]) {
+      expect(await service.decide(approval.id, { decision: 'approve' }, actor)).toMatchObject({ ok: false, code: 'SELF_APPROVAL' });
+    }
+    expect((await service.get(approval.id))?.status).toBe('pending');
+    expect(await service.decide(approval.id, { decision: 'approve' }, { id: 'web:bob', via: 'web' })).toMatchObject({ ok: true, final: true });
+    service.close();
+  });
+});
+
 describe.each(TEST_DIALECTS)('recover on %s', (dialect) => {
   let database: TestDatabase;
   afterEach(async () => {

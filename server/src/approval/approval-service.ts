@@ -51,6 +51,8 @@ export interface ApprovalServiceOptions {
   logger: Logger;
   /** `group:` names of approver lists, each a list of approver ids (`slack:U…`, `web:alice`). */
   groups?: Readonly<Record<string, readonly string[]>>;
+  /** Per grant, the people who run that agent: they may never approve its calls, whichever channel they use. */
+  grantOwners?: Readonly<Record<string, readonly string[]>>;
   /** Names this process in approvals it holds (several gateway instances share one database). */
   instanceId?: string;
   /**
@@ -94,6 +96,7 @@ export class ApprovalService implements ApprovalDesk {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #groups: Readonly<Record<string, readonly string[]>>;
+  readonly #grantOwners: Readonly<Record<string, readonly string[]>>;
   readonly #instanceId: string;
   readonly #listeners = new Set<(event: ApprovalEvent) => void>();
   readonly #waiters = new Map<string, Set<(approval: Approval) => void>>();
@@ -115,6 +118,7 @@ export class ApprovalService implements ApprovalDesk {
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#groups = options.groups ?? {};
+    this.#grantOwners = options.grantOwners ?? {};
     this.#instanceId = options.instanceId ?? randomUUID();
     this.#bus = options.bus;
     this.#recheckMs = options.recheckMs ?? 3000;
@@ -206,7 +210,7 @@ export class ApprovalService implements ApprovalDesk {
       const approval = await store.getApproval(tx, id, true);
       if (!approval) return { ok: false, code: 'NOT_FOUND', message: `No approval "${id}"` };
       if (!store.OPEN_STATUSES.includes(approval.status as never)) return alreadyDecided(approval);
-      if (actor.grants?.includes(approval.grant)) {
+      if (actor.grants?.includes(approval.grant) || this.#grantOwners[approval.grant]?.includes(actor.id)) {
         return { ok: false, code: 'SELF_APPROVAL', message: `${actor.id} acts for grant "${approval.grant}", which made this call: nobody approves their own call`, approval };
       }
       if (!this.#mayDecide(approval.spec, actor.id)) {

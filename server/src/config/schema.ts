@@ -76,6 +76,8 @@ export const ConfigSchema = z
             name: z.string().min(1),
             agent: z.string().optional(),
             key_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the key as 64 lowercase hex digits'),
+            /** The people who run this agent (`web:alice`, `slack:U…`): they may never approve its calls. */
+            owners: z.array(z.string().regex(/^(slack|web):.+$/, 'an approver id: "slack:U…" or "web:<user>"')).default([]),
           })
           .strict(),
       )

@@ -44,6 +44,7 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     clock,
     logger,
     groups: config.groups,
+    grantOwners: Object.fromEntries(config.grants.map((grant) => [grant.name, grant.owners])),
     // Unique per process start, and per storage when one process runs several gateways (tests, benchmarks).
     instanceId: stableId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     bus: background.bus,
