@@ -37,7 +37,7 @@ describe('approving from Slack, end to end with the SDK client waiting', () => {
   beforeAll(async () => {
     fake = await FakeSlack.start(BOT_TOKEN);
     queue = new MemoryJobQueue();
-    gw = await startApprovalGateway('pglite', POLICY, { syncCap: '10m', heartbeat: '1s' }, (service) => {
+    gw = await startApprovalGateway('pglite', POLICY, { syncCap: '10m', heartbeat: '1s' }, { routes: (service) => {
       slack = createSlackApp({
         desk: service,
         queue,
@@ -49,7 +49,7 @@ describe('approving from Slack, end to end with the SDK client waiting', () => {
         logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
       });
       return slack.requestListener ? [slack.requestListener] : [];
-    });
+    } });
     url = `${gw.url}${SLACK_EVENTS_PATH}`;
     await slack!.start();
     client = await gw.connect();

@@ -30,12 +30,20 @@ export interface ApprovalGateway {
   close(): Promise<void>;
 }
 
+export interface ApprovalGatewayOptions {
+  /** Extra handlers the gateway mounts (the Slack app), built on the real approval service. */
+  routes?: (service: ApprovalService) => RequestHandler[];
+  /** Serves the review console from this built folder. */
+  webDir?: string;
+  /** Config keys laid over the test defaults. */
+  config?: Record<string, unknown>;
+}
+
 export async function startApprovalGateway(
   dialect: Dialect,
   policy: Record<string, unknown>,
   approvals: Record<string, unknown> = {},
-  /** Extra handlers the gateway mounts (the Slack app), built on the real approval service. */
-  routes: (service: ApprovalService) => RequestHandler[] = () => [],
+  options: ApprovalGatewayOptions = {},
 ): Promise<ApprovalGateway> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const database = await createTestDatabase(dialect);
@@ -45,11 +53,21 @@ export async function startApprovalGateway(
   const audit = new AuditLog(database.db, { flushDelayMs: 1 });
   const service = new ApprovalService({ db: database.db, audit, clock: systemClock, logger, groups: { oncall: ['web:alice', 'web:bob'] } });
   const config = parseConfig(
-    { listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) }, approvals, console: { url: 'http://console.example' } },
+    { listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) }, approvals, console: { url: 'http://console.example' }, ...options.config },
     'test',
     {},
   );
-  const gateway = createGateway({ config, logger, policy: watcher, limitStore: new MemoryLimitStore(), approvals: service, audit, adminToken: ADMIN_TOKEN, routes: routes(service) });
+  const gateway = createGateway({
+    config,
+    logger,
+    policy: watcher,
+    limitStore: new MemoryLimitStore(),
+    approvals: service,
+    audit,
+    adminToken: ADMIN_TOKEN,
+    routes: options.routes?.(service) ?? [],
+    ...(options.webDir ? { console: { db: database.db, webDir: options.webDir } } : {}),
+  });
   const { url } = await gateway.listen();
   return {
     gateway,
