@@ -10,14 +10,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
 import { writeAuditExport, type ExportSince, type TextSink } from '../audit/export.js';
 import { verifyAuditExport, verifyAuditLog, type VerifyResult } from '../audit/verify.js';
-import { createDb } from '../db/create-db.js';
+import { type CliIo, UsageError, withDb } from './command.js';
 import type { Db } from '../db/db.js';
 import { sqlState } from '../db/storage-error.js';
 
-export interface AuditCommandIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
 
 export interface AuditCommandDeps {
   /** Opens the database; the command closes it. Defaults to createDb() from the environment. */
@@ -32,9 +28,7 @@ const USAGE = `usage:
       Writes verifiable rows (seq, prev_hash, hash, canonical event), from --since to the end.
   The database is PostgreSQL (DATABASE_URL) or the embedded one in AIRLOCK_DATA_DIR (default ./.airlock).`;
 
-class UsageError extends Error {}
-
-export async function runAuditCommand(argv: string[], io: AuditCommandIo, deps: AuditCommandDeps = {}): Promise<number> {
+export async function runAuditCommand(argv: string[], io: CliIo, deps: AuditCommandDeps = {}): Promise<number> {
   const [subcommand, ...rest] = argv;
   try {
     switch (subcommand) {
@@ -68,16 +62,16 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[]
   }
 }
 
-async function verify(argv: string[], io: AuditCommandIo, deps: AuditCommandDeps): Promise<number> {
+async function verify(argv: string[], io: CliIo, deps: AuditCommandDeps): Promise<number> {
   const values = parse(argv, { file: { type: 'string' }, json: { type: 'boolean' } });
   const file = values.file;
-  const result = file === undefined ? await withDb(deps, verifyAuditLog) : await verifyAuditExport(file);
+  const result = file === undefined ? await withDb(deps.openDb, verifyAuditLog) : await verifyAuditExport(file);
   if (values.json) io.stdout(JSON.stringify(result, null, 2));
   else printVerification(file ?? 'audit log', result, io);
   return result.ok ? 0 : 1;
 }
 
-function printVerification(subject: string, result: VerifyResult, io: AuditCommandIo): void {
+function printVerification(subject: string, result: VerifyResult, io: CliIo): void {
   const range = result.firstSeq === undefined ? '' : ` (seq ${result.firstSeq}–${result.lastSeq})`;
   const anchor = result.anchoredAt
     ? `\n  starts at seq ${result.anchoredAt.seq}; its prev_hash ${result.anchoredAt.prevHash} was not checked`
@@ -96,18 +90,18 @@ function printVerification(subject: string, result: VerifyResult, io: AuditComma
   io.stdout(`${subject}: INVALID, ${total} problem${total === 1 ? '' : 's'} in ${result.rows} rows${range}\n${lines.join('\n')}${anchor}`);
 }
 
-async function exportLog(argv: string[], io: AuditCommandIo, deps: AuditCommandDeps): Promise<number> {
+async function exportLog(argv: string[], io: CliIo, deps: AuditCommandDeps): Promise<number> {
   const values = parse(argv, { format: { type: 'string' }, since: { type: 'string' }, output: { type: 'string' } });
   if (values.format !== 'jsonl') throw new UsageError('--format jsonl is required (the only format so far)');
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const output = values.output;
   if (output === undefined) {
     const sink: TextSink = { write: (chunk) => io.stdout(chunk) };
-    await withDb(deps, (db) => writeAuditExport(db, sink, since));
+    await withDb(deps.openDb, (db) => writeAuditExport(db, sink, since));
     return 0;
   }
   const stream = createWriteStream(output, { encoding: 'utf8' });
-  const summary = await withDb(deps, (db) => writeAuditExport(db, stream, since));
+  const summary = await withDb(deps.openDb, (db) => writeAuditExport(db, stream, since));
   stream.end();
   await once(stream, 'finish');
   io.stderr(`exported ${summary.rows} rows${summary.firstSeq === undefined ? '' : ` (seq ${summary.firstSeq}–${summary.lastSeq})`} to ${output}`);
@@ -123,15 +117,6 @@ export function parseSince(text: string): ExportSince {
     return { ts: new Date(text) };
   }
   throw new UsageError(`--since must be a seq (1, 2, …) or an ISO time such as 2026-11-01T00:00:00Z, not "${text}"`);
-}
-
-async function withDb<T>(deps: AuditCommandDeps, fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = await (deps.openDb ?? (() => createDb()))();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
 }
 
 function describeFailure(error: unknown): string {

@@ -3,6 +3,7 @@
  * Every failure ends with one clear message on stderr and a non-zero exit, never a stack trace.
  */
 import { AirlockError } from '../errors/airlock-error.js';
+import type { CliIo } from './command.js';
 import { runAuditCommand } from './audit-command.js';
 import { runMigrateCommand } from './migrate-command.js';
 import { runPolicyCommand } from './policy-command.js';
@@ -19,10 +20,6 @@ const USAGE = `usage:
   airlock user add <username> --role viewer|approver|admin [--password-stdin] | airlock user list
   airlock migrate`;
 
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
 
 const io: CliIo = {
   stdout: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),

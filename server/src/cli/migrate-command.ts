@@ -9,11 +9,8 @@ import { asAirlockError } from '../errors/airlock-error.js';
 import { createDb } from '../db/create-db.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
+import type { CliIo } from './command.js';
 
-export interface MigrateCommandIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
 
 export interface MigrateCommandDeps {
   /** Opens the database; the command closes it. Defaults to createDb() from the environment. */
@@ -26,7 +23,7 @@ const USAGE = `usage: airlock migrate
   Applies pending migrations to PostgreSQL (DATABASE_URL) or to the embedded database in AIRLOCK_DATA_DIR
   (default ./.airlock). Safe to run from several processes at once.`;
 
-export async function runMigrateCommand(argv: string[], io: MigrateCommandIo, deps: MigrateCommandDeps = {}): Promise<number> {
+export async function runMigrateCommand(argv: string[], io: CliIo, deps: MigrateCommandDeps = {}): Promise<number> {
   try {
     const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
     if (values.help) {

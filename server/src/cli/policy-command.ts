@@ -8,18 +8,15 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { evaluate, type LimitRequest, type PolicyDecision } from '../policy/evaluate.js';
 import { loadPolicyFile, type PolicyProblem } from '../policy/load.js';
 import { formatDuration } from '../policy/window.js';
+import type { CliIo } from './command.js';
 
-export interface PolicyCommandIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
 
 const USAGE = `usage:
   airlock policy validate FILE
   airlock policy check FILE --tool NAME [--args JSON] [--grant G] [--agent A] [--session S] [--server S] [--json]
     NAME is "server__tool" or a bare tool name; --args defaults to {} and --grant to "local"`;
 
-export async function runPolicyCommand(argv: string[], io: PolicyCommandIo): Promise<number> {
+export async function runPolicyCommand(argv: string[], io: CliIo): Promise<number> {
   const [subcommand, ...rest] = argv;
   switch (subcommand) {
     case 'validate':
@@ -37,7 +34,7 @@ export async function runPolicyCommand(argv: string[], io: PolicyCommandIo): Pro
   }
 }
 
-async function validate(argv: string[], io: PolicyCommandIo): Promise<number> {
+async function validate(argv: string[], io: CliIo): Promise<number> {
   const parsed = parse(argv, {}, io);
   if (parsed === undefined) return 2;
   const file = onlyFile(parsed.positionals, io);
@@ -59,7 +56,7 @@ const CHECK_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-async function check(argv: string[], io: PolicyCommandIo): Promise<number> {
+async function check(argv: string[], io: CliIo): Promise<number> {
   const parsed = parse(argv, CHECK_OPTIONS, io);
   if (parsed === undefined) return 2;
   const file = onlyFile(parsed.positionals, io);
@@ -97,7 +94,7 @@ function parseArgsJson(text: string): Record<string, unknown> | string {
   return value as Record<string, unknown>;
 }
 
-function printDecision(decision: PolicyDecision, io: PolicyCommandIo): void {
+function printDecision(decision: PolicyDecision, io: CliIo): void {
   io.stdout(`decision: ${decision.action}`);
   io.stdout(`rule:     ${decision.rule}`);
   io.stdout(`reason:   ${decision.reason}`);
@@ -114,7 +111,7 @@ function describeLimit(limit: LimitRequest): string {
   return `${limit.key}: at most ${limit.max} per ${formatDuration(limit.windowMs)}, this call costs ${limit.cost}, then ${limit.onExceed} (${limit.rule})`;
 }
 
-function printProblems(file: string, problems: readonly PolicyProblem[], io: PolicyCommandIo): number {
+function printProblems(file: string, problems: readonly PolicyProblem[], io: CliIo): number {
   for (const problem of problems) {
     io.stderr(`${file}:${problem.line}:${problem.column} ${problem.path || '(document)'}: ${problem.message}`);
   }
@@ -122,7 +119,7 @@ function printProblems(file: string, problems: readonly PolicyProblem[], io: Pol
   return 1;
 }
 
-function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, io: PolicyCommandIo) {
+function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, io: CliIo) {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
@@ -131,13 +128,13 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: st
   }
 }
 
-function onlyFile(positionals: string[], io: PolicyCommandIo): string | undefined {
+function onlyFile(positionals: string[], io: CliIo): string | undefined {
   if (positionals.length === 1) return positionals[0];
   usageError(positionals.length === 0 ? 'a policy FILE is required' : `expected one FILE, got ${positionals.length}: ${positionals.join(' ')}`, io);
   return undefined;
 }
 
-function usageError(message: string, io: PolicyCommandIo): number {
+function usageError(message: string, io: CliIo): number {
   io.stderr(`airlock policy: ${message}\n${USAGE}`);
   return 2;
 }

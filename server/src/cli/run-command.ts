@@ -5,7 +5,7 @@ import { createLimitStore } from '../limits/create-limit-store.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { serveStdio } from '../proxy/sdk.js';
 import { readFlags } from './args.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './command.js';
 
 /**
  * `airlock run [--policy p] -- <command…>`: the stdio wrapper. The agent launches us as if we were the server;

@@ -14,7 +14,7 @@ import { createLogger } from '../log/logger.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { systemClock } from '../util/clock.js';
 import { readFlags } from './args.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './command.js';
 
 /**
  * `airlock serve`: the composition of everything a running gateway has — storage, policy, limits, approvals,

@@ -10,15 +10,11 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { hashPassword, MIN_PASSWORD_LENGTH } from '../console/passwords.js';
 import { isRole, ROLES } from '../console/roles.js';
 import { checkUsername, createUser, listUsers } from '../console/users.js';
-import { createDb } from '../db/create-db.js';
+import { type CliIo, UsageError, withDb } from './command.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
 import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
 
-export interface UserCommandIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
 
 export interface UserCommandDeps {
   /** Opens the database; the command closes it. Defaults to createDb() from the environment. */
@@ -33,9 +29,7 @@ const USAGE = `usage:
       generated and printed once. viewer reads; approver also decides; admin also manages the console.
   airlock user list`;
 
-class UsageError extends Error {}
-
-export async function runUserCommand(argv: string[], io: UserCommandIo, deps: UserCommandDeps = {}): Promise<number> {
+export async function runUserCommand(argv: string[], io: CliIo, deps: UserCommandDeps = {}): Promise<number> {
   const [subcommand, ...rest] = argv;
   try {
     switch (subcommand) {
@@ -43,7 +37,7 @@ export async function runUserCommand(argv: string[], io: UserCommandIo, deps: Us
         return await add(rest, io, deps);
       case 'list':
         parse(rest, {});
-        return await withDb(deps, async (db) => {
+        return await withDb(deps.openDb, async (db) => {
           const users = await listUsers(db);
           if (users.length === 0) io.stdout('no console users yet: add one with `airlock user add <username> --role admin`');
           for (const user of users) {
@@ -70,7 +64,7 @@ export async function runUserCommand(argv: string[], io: UserCommandIo, deps: Us
   }
 }
 
-async function add(argv: string[], io: UserCommandIo, deps: UserCommandDeps): Promise<number> {
+async function add(argv: string[], io: CliIo, deps: UserCommandDeps): Promise<number> {
   const { values, positionals } = parse(argv, {
     role: { type: 'string' },
     'password-stdin': { type: 'boolean' },
@@ -91,7 +85,7 @@ async function add(argv: string[], io: UserCommandIo, deps: UserCommandDeps): Pr
     password = randomBytes(18).toString('base64url');
   }
   const passwordHash = await hashPassword(password);
-  return withDb(deps, async (db) => {
+  return withDb(deps.openDb, async (db) => {
     const { error } = await migrate(db);
     if (error) throw error;
     await createUser(db, { username, role, passwordHash, displayName: values['display-name'] }, new Date());
@@ -106,15 +100,6 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[]
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
-  }
-}
-
-async function withDb<T>(deps: UserCommandDeps, fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = await (deps.openDb ?? (() => createDb()))();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
   }
 }
 
