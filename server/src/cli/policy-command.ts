@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { evaluate, type LimitRequest, type PolicyDecision } from '../policy/evaluate.js';
 import { loadPolicyFile, type PolicyProblem } from '../policy/load.js';
-import { formatDuration } from '../policy/window.js';
+import { formatDuration } from '../util/duration.js';
 import type { CliIo } from './command.js';
 
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatDuration, parseTimeout, parseWindow } from './window.js';
+import { parseTimeout, parseWindow } from './window.js';
 
 describe('parseWindow', () => {
   it.each([
@@ -28,17 +28,5 @@ describe('parseTimeout', () => {
     expect(parseTimeout(90)).toEqual({ ok: true, ms: 90_000 });
     expect(parseTimeout('minute').ok).toBe(false);
     expect(parseTimeout('31d').ok).toBe(false);
-  });
-});
-
-describe('formatDuration', () => {
-  it.each([
-    [900_000, '15m'],
-    [90_000, '90s'],
-    [86_400_000, '1d'],
-    [7_200_000, '2h'],
-    [1_500, '1500ms'],
-  ])('%i ms is %s', (ms, text) => {
-    expect(formatDuration(ms)).toBe(text);
   });
 });

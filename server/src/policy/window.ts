@@ -2,6 +2,7 @@
  * Durations in a policy: limit windows (`minute`, `60`, `"5m"`) and approval timeouts (`"15m"`).
  * Parsing returns values, never throws, so the schema can report a bad duration as a problem.
  */
+import { formatDuration } from '../util/duration.js';
 import { didYouMean } from './suggest.js';
 
 export const WINDOW_NAMES = ['second', 'minute', 'hour', 'day'] as const;
@@ -61,10 +62,3 @@ function isWindowName(value: string): value is WindowName {
   return (WINDOW_NAMES as readonly string[]).includes(value);
 }
 
-/** `90_000` → `"90s"`, `900_000` → `"15m"`: the largest unit that divides evenly. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', UNIT_MS.d], ['h', UNIT_MS.h], ['m', UNIT_MS.m]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`;
-}

@@ -10,9 +10,10 @@ export function parseDuration(value: string | number): number | undefined {
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
+/** `90_000` → `"90s"`, `900_000` → `"15m"`, `1_500` → `"1500ms"`: the largest unit that divides evenly, so it reads back exactly. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 6000) / 10}m`;
-  return `${Math.round(ms / 360_000) / 10}h`;
+  for (const unit of ['d', 'h', 'm'] as const) {
+    if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return ms % UNIT_MS.s === 0 ? `${ms / UNIT_MS.s}s` : `${Math.round(ms)}ms`;
 }
