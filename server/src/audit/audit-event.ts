@@ -8,26 +8,10 @@ import { z } from 'zod';
 import { AirlockError } from '../errors/airlock-error.js';
 import type { Clock } from '../util/clock.js';
 import { hashJson, type JsonObject } from './hash-chain.js';
+import { AUDIT_EVENT_KINDS, type AuditEventKind } from './event-kinds.js';
 import { redactArgs } from './redact.js';
 
-/** Every decision and outcome of the gateway. Stored as text, so a new kind needs no migration. */
-export const AUDIT_EVENT_KINDS = [
-  'allowed',
-  'denied',
-  'rate_limited',
-  'approval_requested',
-  'approval_joined',
-  'approval_vote',
-  'approved',
-  'rejected',
-  'expired',
-  'cancelled',
-  'abandoned',
-  'executed',
-  'policy_loaded',
-  'policy_refused',
-] as const;
-export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
+export { AUDIT_EVENT_KINDS, type AuditEventKind };
 
 const name = z.string().min(1).max(1000);
 

@@ -7,26 +7,11 @@ import type { AuditEventView, AuditPage } from '../../../server/src/audit/audit-
 import type { VerifyResult } from '../../../server/src/audit/verify.js';
 import { api } from '../api.js';
 import type { Page } from '../context.js';
+import { AUDIT_EVENT_KINDS } from '../../../server/src/audit/event-kinds.js';
 import { h, replace, uid } from '../dom.js';
 import { timeElement } from '../format.js';
 import { eventSummary, kindBadge, kindText } from './audit-view.js';
 
-const KINDS = [
-  'allowed',
-  'denied',
-  'rate_limited',
-  'approval_requested',
-  'approval_joined',
-  'approval_vote',
-  'approved',
-  'rejected',
-  'expired',
-  'cancelled',
-  'abandoned',
-  'executed',
-  'policy_loaded',
-  'policy_refused',
-];
 const TEXT_FILTERS = [
   ['tool', 'Tool', 'create_charge'],
   ['server', 'Server', 'github'],
@@ -45,7 +30,7 @@ export const historyPage: Page = (main) => {
     fields.set(name, control);
     return h('div', { class: control.type === 'datetime-local' ? 'field time' : 'field' }, h('label', { for: id }, label), control);
   };
-  const kind = h('select', {}, h('option', { value: '' }, 'Any'), KINDS.map((value) => h('option', { value }, kindText(value))));
+  const kind = h('select', {}, h('option', { value: '' }, 'Any'), AUDIT_EVENT_KINDS.map((value) => h('option', { value }, kindText(value))));
   const form = h(
     'form',
     { class: 'filters', role: 'search', 'aria-label': 'Filter the audit log' },
