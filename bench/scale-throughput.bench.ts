@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
-import { startProcess } from './start-process.js';
+import { startProcess } from '../test/fixtures/start-process.js';
 
 const CALLS = Number(process.env.CALLS ?? 3000);
 const CLIENTS = 16;

@@ -1,7 +1,6 @@
 /** Starts real gateways, upstreams and SDK clients for end-to-end tests, and stops them all afterwards. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Result } from '@modelcontextprotocol/server';
@@ -9,8 +8,9 @@ import type { Result } from '@modelcontextprotocol/server';
 import { parseConfig } from '../../../server/src/config/load.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../../server/src/gateway/create-gateway.js';
 import { createLogger } from '../../../server/src/log/logger.js';
+import { ROOT, startProcess } from '../../fixtures/start-process.js';
 
-export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export { ROOT };
 export const TEST_UPSTREAM = `${ROOT}test/fixtures/test-upstream.ts`;
 
 /** How a stdio upstream written in TypeScript is launched: node with tsx's loader, no npx in between. */
@@ -40,19 +40,9 @@ export async function startHttpUpstream(
   script = TEST_UPSTREAM,
   transport: '--http' | '--sse' = '--http',
 ): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
-  const { command, args } = tsxCommand(script, transport, '0');
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = /listening (\S+)/.exec(buffer);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`upstream exited with ${code}`)));
-  });
+  const { child, match } = await startProcess(tsxCommand(script, transport, '0').args, /listening (\S+)/, 'stdout');
   return {
-    url,
+    url: match[1]!,
     child,
     async close() {
       if (child.exitCode === null) {
@@ -86,19 +76,6 @@ export function textOf(result: Record<string, unknown>): string {
 
 /** `airlock serve` as its own process (the CLI as users run it); resolves with its URL once it listens. */
 export async function startServeProcess(configPath: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, 'serve', '--config', configPath], {
-    cwd: ROOT,
-    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /listening on (\S+)\/mcp/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`airlock serve exited with ${code}: ${text}`)));
-  });
-  return { child, url };
+  const { child, match } = await startProcess([`${ROOT}bin/airlock.js`, 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr', env);
+  return { child, url: match[1]! };
 }
