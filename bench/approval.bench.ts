@@ -6,7 +6,7 @@
  * Held calls in B come from a separate load process speaking raw Streamable HTTP, so the gateway's numbers are
  * its own.
  *
- *   npx tsx bench/approval.bench.ts            (ROUNDS=200 HELD=10000 by default)
+ *   npx tsx bench/approval.bench.ts            (ROUNDS=200 HELD=10000 by default; HELD=0 runs only A)
  *
  * With DATABASE_URL and REDIS_URL set, A also runs across two gateway instances: the call is held on one and the
  * decision arrives at the other's API (the scaled path: PostgreSQL, then Redis pub/sub to the holding instance).
@@ -84,23 +84,24 @@ const latencies = await decisionToUpstream(url);
 const at = (q: number) => quantile(latencies, q);
 const acrossInstances = scaled ? await decisionToUpstream(decider.url) : undefined;
 
-// ---- B. 10,000 held calls ----
+// ---- B. 10,000 held calls (HELD=0 skips it) ----
 const delay = monitorEventLoopDelay({ resolution: 10 });
-const load = fork(`${ROOT}bench/held-calls.load.ts`, [url, String(HELD)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+const load = HELD > 0 ? fork(`${ROOT}bench/held-calls.load.ts`, [url, String(HELD)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }) : undefined;
 const started = performance.now();
 await new Promise<void>((resolve) => {
   let created = 0;
+  if (HELD === 0) resolve();
   storage.approvals.subscribe((event) => {
     if (event.type === 'created' && ++created === HELD) resolve();
   });
 });
 const allHeldAfter = performance.now() - started;
 delay.enable();
-await new Promise((resolve) => setTimeout(resolve, 5000));
+if (load) await new Promise((resolve) => setTimeout(resolve, 5000));
 delay.disable();
 global.gc?.();
 const held = process.memoryUsage();
-load.kill('SIGKILL');
+load?.kill('SIGKILL');
 
 console.log(`node ${process.version}, PGlite, rounds ${ROUNDS}, held ${HELD}`);
 console.log('| measure | result | budget |');

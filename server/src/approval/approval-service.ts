@@ -106,6 +106,10 @@ export class ApprovalService implements ApprovalDesk {
   readonly #rearmMs: number;
   #rearmTimer: NodeJS.Timeout | undefined;
   #busOff: (() => void)[] = [];
+  /** Approvals calls wait on here, as they were when held: what #decideHeld decides without reading them. */
+  readonly #held = new Map<string, Approval>();
+  /** Approvals a decision claimed for a call waiting here, until that call takes the claim (see claim()). */
+  readonly #claimed = new Map<string, Approval>();
   #recheckTimer: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   /** When the armed expiry timer fires (ms since the epoch), if one is armed. */
@@ -205,17 +209,64 @@ export class ApprovalService implements ApprovalDesk {
   }
 
   async decide(id: string, body: DecisionBody, actor: Actor): Promise<DecideOutcome> {
+    const outcome = (await this.#decideHeld(id, body, actor)) ?? (await this.#decideChecked(id, body, actor));
+    if (outcome.ok && outcome.event) this.#publish(outcome.event);
+    const { event: _event, ...result } = outcome;
+    return result;
+  }
+
+  /**
+   * The decision that matters most for latency, in one statement: a call waits on this instance, its rule wants
+   * one approver, and the actor may decide. The row is already known (rules and callers do not change once held),
+   * so the conditional UPDATE, the claim for the waiting call and the audit row go together, and from the decision
+   * to the upstream nothing else touches the database. Answers undefined, having changed nothing, whenever the
+   * checked path must answer: no call waits here, a quorum, a refusal to explain, a decision that came first.
+   */
+  async #decideHeld(id: string, body: DecisionBody, actor: Actor): Promise<DecisionOutcome | undefined> {
+    const held = this.#held.get(id);
+    if (!held || held.spec.quorum > 1 || this.#refusal(held, actor)) return undefined;
     const now = new Date(this.#clock.now());
-    const outcome = await this.#db.transaction(async (tx): Promise<DecideOutcome & { event?: ApprovalEvent }> => {
+    const status = body.decision === 'approve' ? ('approved' as const) : ('rejected' as const);
+    const claim = status === 'approved';
+    const reason = body.reason ?? null;
+    const staleChain = Symbol('the audit chain moved on');
+    try {
+      const outcome = await this.#db.transaction(async (tx): Promise<DecisionOutcome | undefined> => {
+        const gate = store.decisionGate(id, { status, by: actor.id, via: actor.via, reason, at: now, claim });
+        const event = { ...this.#auditBase(held), kind: status, actor: actor.id, via: actor.via, reason: body.reason, occurredAt: now };
+        const result = await this.#audit.appendGatedInTransaction<store.DecidedColumns>(tx, gate, event);
+        const row = result?.gateRows[0];
+        if (!row) return undefined;
+        if (!result.appended) throw staleChain;
+        const decided: Approval = {
+          ...held,
+          status,
+          decidedAt: now.toISOString(),
+          decidedBy: actor.id,
+          decidedVia: actor.via,
+          reason,
+          joinedCount: row.joined_count,
+          notifications: row.notifications,
+          execution: claim ? { status: 'running', upstreamStatus: null, at: null, durationMs: null } : held.execution,
+        };
+        return { ok: true, approval: decided, final: true, event: { type: 'decided', approval: decided } };
+      });
+      if (claim && outcome?.ok) this.#claimed.set(id, outcome.approval);
+      return outcome;
+    } catch (error) {
+      if (error === staleChain) return undefined;
+      throw error;
+    }
+  }
+
+  async #decideChecked(id: string, body: DecisionBody, actor: Actor): Promise<DecisionOutcome> {
+    const now = new Date(this.#clock.now());
+    return this.#db.transaction(async (tx): Promise<DecisionOutcome> => {
       const approval = await store.getApproval(tx, id, true);
       if (!approval) return { ok: false, code: 'NOT_FOUND', message: `No approval "${id}"` };
       if (!store.OPEN_STATUSES.includes(approval.status as never)) return alreadyDecided(approval);
-      if (actor.grants?.includes(approval.grant) || this.#grantOwners[approval.grant]?.includes(actor.id)) {
-        return { ok: false, code: 'SELF_APPROVAL', message: `${actor.id} acts for grant "${approval.grant}", which made this call: nobody approves their own call`, approval };
-      }
-      if (!this.#mayDecide(approval.spec, actor.id)) {
-        return { ok: false, code: 'NOT_AN_APPROVER', message: `${actor.id} is not an approver of this call (approvers: ${approval.spec.approvers.join(', ')})`, approval };
-      }
+      const refusal = this.#refusal(approval, actor);
+      if (refusal) return refusal;
       const reason = body.reason ?? null;
       const base = this.#auditBase(approval);
       // With a quorum of one the first decision is the only vote, and the row itself records who, how and why;
@@ -236,9 +287,17 @@ export class ApprovalService implements ApprovalDesk {
       await this.#audit.appendInTransaction(tx, { ...base, kind: status, actor: actor.id, via: actor.via, reason: reason ?? undefined, occurredAt: now });
       return { ok: true, approval: decided, final: true, event: { type: 'decided', approval: decided } };
     });
-    if (outcome.ok && outcome.event) this.#publish(outcome.event);
-    const { event: _event, ...result } = outcome as DecideOutcome & { event?: ApprovalEvent };
-    return result;
+  }
+
+  /** Why `actor` may not decide `approval`, if they may not. */
+  #refusal(approval: Approval, actor: Actor): DecideOutcome | undefined {
+    if (actor.grants?.includes(approval.grant) || this.#grantOwners[approval.grant]?.includes(actor.id)) {
+      return { ok: false, code: 'SELF_APPROVAL', message: `${actor.id} acts for grant "${approval.grant}", which made this call: nobody approves their own call`, approval };
+    }
+    if (!this.#mayDecide(approval.spec, actor.id)) {
+      return { ok: false, code: 'NOT_AN_APPROVER', message: `${actor.id} is not an approver of this call (approvers: ${approval.spec.approvers.join(', ')})`, approval };
+    }
+    return undefined;
   }
 
   #mayDecide(spec: ApprovalSpec, actorId: string): boolean {
@@ -287,7 +346,7 @@ export class ApprovalService implements ApprovalDesk {
       });
       return joined;
     });
-    const decision = wait ? this.waitForDecision(result.approval.id, wait) : undefined;
+    const decision = wait ? this.#waitForDecision(result.approval, wait) : undefined;
     this.#publish({ type: result.joined ? 'joined' : 'created', approval: result.approval });
     if (this.#queue) {
       if (!result.joined) {
@@ -304,7 +363,8 @@ export class ApprovalService implements ApprovalDesk {
   }
 
   /** Resolves with the approval once this service publishes its decision; rejects when `signal` aborts. */
-  waitForDecision(id: string, signal: AbortSignal): Promise<Approval> {
+  #waitForDecision(approval: Approval, signal: AbortSignal): Promise<Approval> {
+    const { id } = approval;
     return new Promise<Approval>((resolve, reject) => {
       if (signal.aborted) {
         reject(signal.reason);
@@ -312,6 +372,7 @@ export class ApprovalService implements ApprovalDesk {
       }
       const waiters = this.#waiters.get(id) ?? new Set();
       this.#waiters.set(id, waiters);
+      this.#held.set(id, approval);
       const done = (approval: Approval) => {
         cleanup();
         resolve(approval);
@@ -322,7 +383,10 @@ export class ApprovalService implements ApprovalDesk {
       };
       const cleanup = () => {
         waiters.delete(done);
-        if (waiters.size === 0) this.#waiters.delete(id);
+        if (waiters.size === 0) {
+          this.#waiters.delete(id);
+          this.#held.delete(id);
+        }
         signal.removeEventListener('abort', onAbort);
       };
       waiters.add(done);
@@ -335,8 +399,16 @@ export class ApprovalService implements ApprovalDesk {
     return store.claimApproved(this.#db, bindingHash(call), new Date(this.#clock.now()));
   }
 
-  /** A call that waited on this approval claims it; only one call runs per approval. */
+  /**
+   * A call that waited on this approval claims it; only one call runs per approval. The first local waiter takes
+   * the claim the decision already made for it.
+   */
   async claim(id: string): Promise<Approval | undefined> {
+    const claimed = this.#claimed.get(id);
+    if (claimed) {
+      this.#claimed.delete(id);
+      return claimed;
+    }
     return store.claimById(this.#db, id, new Date(this.#clock.now()));
   }
 
@@ -486,7 +558,13 @@ export class ApprovalService implements ApprovalDesk {
   /** Wakes the calls waiting on a decided approval, then tells the listeners. */
   #notify(event: ApprovalEvent): void {
     if (event.type === 'decided') {
-      for (const wake of [...(this.#waiters.get(event.approval.id) ?? [])]) wake(event.approval);
+      const { id } = event.approval;
+      const waiters = [...(this.#waiters.get(id) ?? [])];
+      for (const wake of waiters) wake(event.approval);
+      if (waiters.length === 0 && this.#claimed.delete(id)) {
+        // The call it was claimed for left between the decision and now: the agent's retry may still run it.
+        store.releaseClaim(this.#db, id).catch((error: Error) => this.#logger.error({ approval: id, err: error.message }, 'could not release an unused claim'));
+      }
     }
     for (const listener of this.#listeners) {
       try {
@@ -497,6 +575,9 @@ export class ApprovalService implements ApprovalDesk {
     }
   }
 }
+
+/** A decision's outcome and, when it changed something, the event to publish after the commit. */
+type DecisionOutcome = DecideOutcome & { event?: ApprovalEvent };
 
 function alreadyDecided(approval: Approval): DecideOutcome {
   return {

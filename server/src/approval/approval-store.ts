@@ -193,6 +193,34 @@ export async function closeApproval(
   return rows[0] && toApproval(rows[0]);
 }
 
+/** What of an approval can change while a call waits on it, besides the decision itself. */
+export interface DecidedColumns {
+  joined_count: number;
+  notifications: ApprovalNotification[];
+}
+
+/**
+ * closeApproval for an approval whose row the caller already has (a call waits on it here), as an audit gate
+ * (AppendGate): it returns only what may have changed since, and with `claim` also claims the approval for that
+ * waiting call, so from the decision to the upstream nothing else touches the database.
+ */
+export function decisionGate(
+  id: string,
+  change: { status: 'approved' | 'rejected'; by: string; via: DecisionChannel; reason: string | null; at: Date; claim: boolean },
+): { sql: string; params: unknown[] } {
+  return {
+    sql: `UPDATE approvals SET status = $2, decided_by = $3, decided_via = $4, reason = $5, decided_at = $6::timestamptz
+            ${change.claim ? `, consumed_at = $6::timestamptz, execution_status = 'running'` : ''}
+          WHERE id = $1 AND status = ANY($7::text[]) RETURNING joined_count, notifications`,
+    params: [id, change.status, change.by, change.via, change.reason, change.at.toISOString(), OPEN_STATUSES],
+  };
+}
+
+/** Gives back a claim nobody used: the call it was taken for had gone, and the identical retry may still run. */
+export async function releaseClaim(db: Db, id: string): Promise<void> {
+  await db.query(`UPDATE approvals SET consumed_at = NULL, execution_status = NULL WHERE id = $1 AND execution_status = 'running'`, [id]);
+}
+
 /** A waiting call went away: one fewer joined call, or the approval is cancelled when it was the last. */
 export async function leave(tx: Db, id: string): Promise<'left' | 'last' | 'closed'> {
   const [row] = await tx.query<{ joined_count: number }>(

@@ -225,6 +225,34 @@ for (const dialect of TEST_DIALECTS) {
         await log.close();
         expect((await verifyAuditLog(db)).ok).toBe(true);
       });
+
+      it('costs one statement once the log knows the tip, and starts over from the locked head when another writer moved it', async () => {
+        const statements: string[] = [];
+        const counting: Db = {
+          dialect: db.dialect,
+          query: (sql, params) => {
+            statements.push(sql);
+            return db.query(sql, params);
+          },
+          exec: (sql) => db.exec(sql),
+          transaction: (fn) => db.transaction(fn),
+          close: () => db.close(),
+        };
+        const log = new AuditLog(db);
+        const other = new AuditLog(db);
+        await log.appendInTransaction(counting, { kind: 'approved', approvalId: 'tip-1' });
+        statements.length = 0;
+        await log.appendInTransaction(counting, { kind: 'approved', approvalId: 'tip-2' });
+        expect(statements).toHaveLength(1);
+
+        await other.appendInTransaction(db, { kind: 'approved', approvalId: 'other' });
+        statements.length = 0;
+        const row = await log.appendInTransaction(counting, { kind: 'approved', approvalId: 'tip-3' });
+        expect(statements.map((sql) => sql.trim().split(/\s+/, 1)[0])).toEqual(['WITH', 'SELECT', 'INSERT', 'UPDATE']);
+        const [otherRow] = await db.query<{ seq: number }>(`SELECT seq FROM audit_events WHERE approval_id = 'other'`);
+        expect(row.seq).toBe(otherRow!.seq + 1);
+        expect((await verifyAuditLog(db)).ok).toBe(true);
+      });
     });
 
     describe('timestamps', () => {

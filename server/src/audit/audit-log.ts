@@ -21,7 +21,7 @@ import {
   type PreparedAuditEvent,
   type ValidatedAuditEvent,
 } from './audit-event.js';
-import { appendAuditEvents, appendWithinTransaction, type ChainRow } from './audit-store.js';
+import { appendAuditEvents, appendGated, appendWithinTransaction, type AppendGate, type ChainRow, type ChainTip } from './audit-store.js';
 
 export interface AuditLogOptions {
   /** Store argument values (secrets excepted) instead of their hashes. */
@@ -58,6 +58,8 @@ export class AuditLog {
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #closed = false;
+  /** The chain's tip after this log's last append, so the next is one statement; a stale one only costs a retry. */
+  #tip: ChainTip | undefined;
 
   constructor(db: Db, options: AuditLogOptions = {}) {
     this.#db = db;
@@ -90,9 +92,26 @@ export class AuditLog {
   /** Writes the event now, inside `tx`, so it commits or rolls back with the caller's change. */
   async appendInTransaction(tx: Db, event: AuditEvent): Promise<ChainRow> {
     const prepared = prepareAuditEvent(validateAuditEvent(event, this.#clock), this.#keepArgValues);
-    const [row] = await appendWithinTransaction(tx, [prepared]);
+    const appended = await appendWithinTransaction(tx, [prepared], this.#tip);
+    this.#tip = appended.tip;
+    const [row] = appended.links;
     if (!row) throw new AirlockError('INTERNAL', 'The audit append returned no row');
     return row;
+  }
+
+  /**
+   * The gate's change and the event in one statement, inside the caller's transaction `tx` (see AppendGate):
+   * `appended` is false when the gate changed a row but the chain had moved on, and the caller must then roll
+   * back. Undefined, with nothing done, until this log knows the chain's tip.
+   */
+  async appendGatedInTransaction<R>(tx: Db, gate: AppendGate, event: AuditEvent): Promise<{ gateRows: R[]; appended: boolean } | undefined> {
+    const tip = this.#tip;
+    if (!tip) return undefined;
+    const prepared = prepareAuditEvent(validateAuditEvent(event, this.#clock), this.#keepArgValues);
+    const result = await appendGated<R>(tx, gate, [prepared], tip);
+    if (!result) return undefined;
+    if (result.appended) this.#tip = result.appended.tip;
+    return { gateRows: result.gateRows, appended: result.appended !== undefined };
   }
 
   /** Resolves once every event appended before the call is stored; rejects (keeping them) if a write fails. */
@@ -157,10 +176,16 @@ export class AuditLog {
     const run = this.#writeTail.then(async () => {
       const batch = this.#buffer.slice(0, this.#maxBatch);
       if (batch.length === 0) return;
-      await appendAuditEvents(
-        this.#db,
-        batch.map((entry) => (entry.prepared ??= prepareAuditEvent(entry.event, this.#keepArgValues))),
-      );
+      try {
+        ({ tip: this.#tip } = await appendAuditEvents(
+          this.#db,
+          batch.map((entry) => (entry.prepared ??= prepareAuditEvent(entry.event, this.#keepArgValues))),
+          this.#tip,
+        ));
+      } catch (error) {
+        this.#tip = undefined;
+        throw error;
+      }
       this.#buffer.splice(0, batch.length);
       this.#written += batch.length;
       // The database is back (or was never gone): leave backoff and write what is left right away.

@@ -5,7 +5,7 @@
  */
 import { AirlockError } from '../errors/airlock-error.js';
 import type { Db } from '../db/db.js';
-import { auditColumns, type AuditRecord, type PreparedAuditEvent } from './audit-event.js';
+import { auditColumns, type AuditColumns, type AuditRecord, type PreparedAuditEvent } from './audit-event.js';
 import { canonicalJson, chainHash, type JsonObject } from './hash-chain.js';
 
 /** One link of the chain as stored and exported. */
@@ -38,32 +38,116 @@ const MAX_SEQ = '9223372036854775807';
 // 11 parameters a row; 500 rows stay far below PostgreSQL's 65,535 parameters per statement.
 const ROWS_PER_INSERT = 500;
 const COLUMNS = 'seq, ts, kind, server, tool, grant_name, agent, approval_id, canonical, prev_hash, hash';
+const COLUMN_TYPES = ['bigint', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'] as const;
 const SELECT_ROW = `SELECT seq, ts, kind, server, tool, grant_name, agent, approval_id, canonical,
   prev_hash AS "prevHash", hash FROM audit_events`;
 
 /**
- * Appends events in order as one transaction (a savepoint when `db` is already a transaction, so the approval
- * service can write a decision and its audit row atomically). Locking the chain head row serializes appenders,
- * across processes too, so each row links to the one committed before it and the chain never forks. Callers
- * inside a longer transaction should append last: the head stays locked until they commit.
+ * The last link as an appender last saw it; `ts` in epoch ms (−Infinity before the first row). An AuditLog keeps
+ * it between appends so that the next one is a single statement.
  */
-export async function appendAuditEvents(db: Db, events: readonly PreparedAuditEvent[]): Promise<ChainRow[]> {
-  if (events.length === 0) return [];
-  return db.transaction((tx) => appendWithinTransaction(tx, events));
+export interface ChainTip {
+  seq: number;
+  hash: string;
+  ts: number;
+}
+
+/** What an append wrote, and the tip it left (committed once the caller's transaction commits). */
+export interface Appended {
+  links: ChainRow[];
+  tip: ChainTip;
 }
 
 /**
- * The append itself, for a caller that already holds a transaction which commits or rolls back as a whole (the
- * approval service's decisions): no savepoint of its own, two statements fewer on the decision path.
+ * Appends events in order, atomically. With the tip the caller last saw, that is one statement (see appendGated);
+ * otherwise, or when the tip is stale, one transaction (a savepoint when `db` is already a transaction) that locks
+ * the chain head row first. The lock serializes appenders, across processes too, so each row links to the one
+ * committed before it and the chain never forks.
  */
-export async function appendWithinTransaction(tx: Db, events: readonly PreparedAuditEvent[]): Promise<ChainRow[]> {
-  const [head] = await tx.query<ChainHead & { ts: Date | null }>(
-    'SELECT seq, hash, ts FROM audit_chain_head WHERE id = 1 FOR UPDATE',
+export async function appendAuditEvents(db: Db, events: readonly PreparedAuditEvent[], tip?: ChainTip): Promise<Appended> {
+  return (tip && (await appendOntoTip(db, events, tip))) || db.transaction((tx) => appendLocked(tx, events));
+}
+
+/**
+ * The append inside a transaction the caller holds, which commits or rolls back as a whole (the approval service's
+ * decisions): no savepoint of its own. Callers should append last: the head stays locked until they commit.
+ */
+export async function appendWithinTransaction(tx: Db, events: readonly PreparedAuditEvent[], tip?: ChainTip): Promise<Appended> {
+  return (tip && (await appendOntoTip(tx, events, tip))) || appendLocked(tx, events);
+}
+
+async function appendOntoTip(db: Db, events: readonly PreparedAuditEvent[], tip: ChainTip): Promise<Appended | undefined> {
+  const gated = await appendGated(db, undefined, events, tip);
+  return gated?.appended;
+}
+
+/**
+ * A change whose audit rows are written in the same statement: an UPDATE … RETURNING (parameters from $1) that
+ * the append follows only when it returns a row. The decision path is then one round trip.
+ */
+export interface AppendGate {
+  sql: string;
+  params: readonly unknown[];
+}
+
+/**
+ * Chains the rows onto `tip` and writes them in one statement that also moves the head, on condition that the head
+ * is still that tip (and, with a gate, that the gate changed a row): the decision path pays one round trip instead
+ * of three. When the tip is stale (another process appended, or the transaction that left it rolled back) nothing
+ * is appended and `appended` is undefined, so a stale tip costs one statement and never forks the chain; the gate's
+ * change stands though, so a caller with a gate runs this in a transaction and rolls back when it sees that.
+ * Undefined when the events cannot go in one statement.
+ */
+export async function appendGated<R>(
+  db: Db,
+  gate: AppendGate | undefined,
+  events: readonly PreparedAuditEvent[],
+  tip: ChainTip,
+): Promise<{ gateRows: R[]; appended: Appended | undefined } | undefined> {
+  if (events.length === 0 || events.length > ROWS_PER_INSERT) return undefined;
+  const chained = chainOnto(tip, events);
+  const gateParams = gate?.params ?? [];
+  const n = gateParams.length;
+  const { tuples, params } = insertTuples(chained.rows, n + 5);
+  const rows = await db.query<R & { appended_rows: number }>(
+    `WITH gate AS (${gate?.sql ?? 'SELECT'}),
+     head AS (
+       UPDATE audit_chain_head SET seq = $${n + 1}, hash = $${n + 2}, ts = $${n + 3}::timestamptz
+       WHERE id = 1 AND seq = $${n + 4} AND hash = $${n + 5} AND EXISTS (SELECT FROM gate) RETURNING id),
+     appended AS (
+       INSERT INTO audit_events (${COLUMNS})
+       SELECT * FROM (VALUES ${tuples.join(', ')}) AS appended (${COLUMNS}) WHERE EXISTS (SELECT FROM head)
+       RETURNING seq)
+     SELECT gate.*, (SELECT count(*) FROM appended)::int AS appended_rows FROM gate`,
+    [...gateParams, chained.tip.seq, chained.tip.hash, new Date(chained.tip.ts).toISOString(), tip.seq, tip.hash, ...params],
   );
-  if (!head) throw new AirlockError('INTERNAL', 'The audit chain head row is missing; the audit log was tampered with');
-  let { seq, hash: prevHash } = head;
-  let lastTs = head.ts?.getTime() ?? Number.NEGATIVE_INFINITY;
-  const rows = events.map(({ occurredAt, ...event }) => {
+  const appended = rows[0]?.appended_rows === events.length ? { links: chained.rows.map((row) => row.link), tip: chained.tip } : undefined;
+  return { gateRows: rows.map(({ appended_rows: _, ...row }) => row as unknown as R), appended };
+}
+
+async function appendLocked(tx: Db, events: readonly PreparedAuditEvent[]): Promise<Appended> {
+  const chained = chainOnto(await readChainTip(tx, 'FOR UPDATE'), events);
+  for (let start = 0; start < chained.rows.length; start += ROWS_PER_INSERT) {
+    const { tuples, params } = insertTuples(chained.rows.slice(start, start + ROWS_PER_INSERT), 0);
+    await tx.query(`INSERT INTO audit_events (${COLUMNS}) VALUES ${tuples.join(', ')}`, params);
+  }
+  await tx.query('UPDATE audit_chain_head SET seq = $1, hash = $2, ts = $3::timestamptz WHERE id = 1', [
+    chained.tip.seq,
+    chained.tip.hash,
+    new Date(chained.tip.ts).toISOString(),
+  ]);
+  return { links: chained.rows.map((row) => row.link), tip: chained.tip };
+}
+
+interface ChainedRow {
+  link: ChainRow;
+  columns: AuditColumns;
+}
+
+/** Numbers, times and hashes the rows after `tip`: the pure part of an append. */
+function chainOnto(tip: ChainTip, events: readonly PreparedAuditEvent[]): { rows: ChainedRow[]; tip: ChainTip } {
+  let { seq, hash: prevHash, ts: lastTs } = tip;
+  const rows = events.map(({ occurredAt, ...event }): ChainedRow => {
     seq += 1;
     const occurred = Date.parse(occurredAt);
     lastTs = Math.max(occurred, lastTs);
@@ -74,24 +158,28 @@ export async function appendWithinTransaction(tx: Db, events: readonly PreparedA
     prevHash = link.hash;
     return { link, columns: auditColumns(record) };
   });
-  for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-    const chunk = rows.slice(start, start + ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    const tuples = chunk.map(({ link, columns: c }) => {
-      params.push(link.seq, c.ts, c.kind, c.server, c.tool, c.grant_name, c.agent, c.approval_id);
-      params.push(link.canonical, link.prevHash, link.hash);
-      const n = params.length - 11;
-      const slots = Array.from({ length: 11 }, (_, i) => `$${n + i + 1}${i === 1 ? '::timestamptz' : ''}`);
-      return `(${slots.join(', ')})`;
-    });
-    await tx.query(`INSERT INTO audit_events (${COLUMNS}) VALUES ${tuples.join(', ')}`, params);
-  }
-  await tx.query('UPDATE audit_chain_head SET seq = $1, hash = $2, ts = $3::timestamptz WHERE id = 1', [
-    seq,
-    prevHash,
-    new Date(lastTs).toISOString(),
-  ]);
-  return rows.map((row) => row.link);
+  return { rows, tip: { seq, hash: prevHash, ts: lastTs } };
+}
+
+/**
+ * `(…), (…)` tuples for the rows with their parameters numbered after `offset`. Every slot is cast: inside a
+ * VALUES list under SELECT the columns' types are not there to infer them from.
+ */
+function insertTuples(rows: readonly ChainedRow[], offset: number): { tuples: string[]; params: unknown[] } {
+  const params: unknown[] = [];
+  const tuples = rows.map(({ link, columns: c }) => {
+    const first = offset + params.length + 1;
+    params.push(link.seq, c.ts, c.kind, c.server, c.tool, c.grant_name, c.agent, c.approval_id, link.canonical, link.prevHash, link.hash);
+    return `(${COLUMN_TYPES.map((type, i) => `$${first + i}::${type}`).join(', ')})`;
+  });
+  return { tuples, params };
+}
+
+/** The current tip; `FOR UPDATE` holds it until the transaction ends. */
+async function readChainTip(db: Db, lock: '' | 'FOR UPDATE' = ''): Promise<ChainTip> {
+  const [head] = await db.query<ChainHead & { ts: Date | null }>(`SELECT seq, hash, ts FROM audit_chain_head WHERE id = 1 ${lock}`);
+  if (!head) throw new AirlockError('INTERNAL', 'The audit chain head row is missing; the audit log was tampered with');
+  return { seq: head.seq, hash: head.hash, ts: head.ts?.getTime() ?? Number.NEGATIVE_INFINITY };
 }
 
 export async function readChainHead(db: Db): Promise<ChainHead | undefined> {
