@@ -9,7 +9,7 @@ import { exposeName, parseExposedName } from '../route/exposed-names.js';
 import { ResourceMap } from '../route/resource-map.js';
 import { paramsOf, type Router } from './router.js';
 import { ProtocolError, ProtocolErrorCode, type Result, type ServerContext } from './sdk.js';
-import { callTool, type ToolCallDeps } from './tool-calls.js';
+import { callTool, learnTools, type ToolCallDeps } from './tool-calls.js';
 import type { UpstreamLink } from './upstream/upstream-link.js';
 
 type Item = Record<string, unknown>;
@@ -67,7 +67,7 @@ export function createAggregateRouter(links: ReadonlyMap<string, UpstreamLink>, 
       switch (request.method) {
         case 'tools/list': {
           const lists = await gather('tools/list', 'tools', 'tools', ctx);
-          for (const { server, items } of lists) deps.annotations?.record(server, items);
+          for (const { server, items } of lists) learnTools(deps, server, items);
           return {
             tools: lists.flatMap(({ server, items }) =>
               items
