@@ -29,6 +29,8 @@ import { mergeCapabilities, relayableClientCapabilities, singleCapabilities } fr
 import { LegacySessions, type SessionOpener } from '../proxy/downstream/legacy-sessions.js';
 import { LegacySseSessions } from '../proxy/downstream/legacy-sse.js';
 import { createModernArm, type ModernHandler } from '../proxy/downstream/modern-arm.js';
+import { ParamHeaderCache } from '../proxy/downstream/param-header-cache.js';
+import { paramHeaderLookup } from '../proxy/param-header-lookup.js';
 import type { Router } from '../proxy/router.js';
 import { passthrough, type ClientCapabilities, type Server, type ServerCapabilities } from '../proxy/sdk.js';
 import { createSingleRouter } from '../proxy/single-router.js';
@@ -111,6 +113,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       options.metrics ? metricsObserver(options.metrics) : undefined,
     ]),
     annotations,
+    paramHeaders: new ParamHeaderCache(clock),
     // tools/list and tools/call ask the same policy, so a listed tool is never answered as unknown.
     isVisible: (server, tool) => {
       const current = policy?.current();
@@ -218,6 +221,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       arm = createModernArm(() => openServer(view, links), {
         maxRequestBodySize: parseByteSize(config.sessions.maxRequestBody),
         onerror: (error) => logger.debug({ err: error.message }, 'modern request error'),
+        paramHeaderRules: paramHeaderLookup(links, deps, { aggregated: view === AGGREGATE_VIEW, logger }),
       });
       modernArms.set(view, arm);
     }

@@ -9,29 +9,14 @@ import { exposeName, parseExposedName } from '../route/exposed-names.js';
 import { ResourceMap } from '../route/resource-map.js';
 import { paramsOf, type Router } from './router.js';
 import { ProtocolError, ProtocolErrorCode, type Result, type ServerContext } from './sdk.js';
-import { callTool, type ToolCallDeps } from './tool-calls.js';
+import { callTool, learnTools, type ToolCallDeps } from './tool-calls.js';
 import type { UpstreamLink } from './upstream/upstream-link.js';
 
 type Item = Record<string, unknown>;
 
-/** Upper bound on pages fetched from one upstream for one list, against a server whose cursor never ends. */
-const MAX_PAGES = 100;
-
 export function createAggregateRouter(links: ReadonlyMap<string, UpstreamLink>, deps: ToolCallDeps, logger: Logger): Router {
   const servers = new Set(links.keys());
   const resources = new ResourceMap();
-
-  async function listAll(link: UpstreamLink, method: string, key: string, ctx: ServerContext): Promise<Item[]> {
-    const items: Item[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page += 1) {
-      const result = await link.request(method, cursor === undefined ? undefined : { cursor }, { ctx });
-      items.push(...(((result as Item)[key] as Item[] | undefined) ?? []));
-      cursor = (result as { nextCursor?: string }).nextCursor;
-      if (cursor === undefined) break;
-    }
-    return items;
-  }
 
   /** Lists from every upstream that has the capability; a failing upstream is skipped, not fatal. */
   async function gather(method: string, key: string, capability: string, ctx: ServerContext): Promise<{ server: string; items: Item[] }[]> {
@@ -40,7 +25,7 @@ export function createAggregateRouter(links: ReadonlyMap<string, UpstreamLink>, 
         try {
           await link.connect();
           if (!link.serverCapabilities?.[capability as keyof typeof link.serverCapabilities]) return { server: link.name, items: [] };
-          return { server: link.name, items: await listAll(link, method, key, ctx) };
+          return { server: link.name, items: await link.listAll(method, key, { ctx }) };
         } catch (error) {
           logger.warn({ upstream: link.name, method, err: (error as Error).message }, 'upstream left out of the merged list');
           return { server: link.name, items: [] };
@@ -82,7 +67,7 @@ export function createAggregateRouter(links: ReadonlyMap<string, UpstreamLink>, 
       switch (request.method) {
         case 'tools/list': {
           const lists = await gather('tools/list', 'tools', 'tools', ctx);
-          for (const { server, items } of lists) deps.annotations?.record(server, items);
+          for (const { server, items } of lists) learnTools(deps, server, items);
           return {
             tools: lists.flatMap(({ server, items }) =>
               items

@@ -9,6 +9,7 @@ import type { Caller, Stage, ToolCall } from '../pipeline/tool-call.js';
 import type { Result, ServerContext } from './sdk.js';
 import type { UpstreamLink } from './upstream/upstream-link.js';
 import type { ToolAnnotationsCache } from '../route/tool-annotations.js';
+import type { ParamHeaderCache } from './downstream/param-header-cache.js';
 
 export interface ToolCallDeps {
   stages: readonly Stage[];
@@ -18,6 +19,8 @@ export interface ToolCallDeps {
   isVisible(server: string, tool: string): boolean;
   /** Learns the annotations of listed tools, for approvers' risk hints. */
   annotations?: ToolAnnotationsCache;
+  /** Learns the SEP-2243 header rules of listed tools, which the 2026 arm checks calls against. */
+  paramHeaders?: ParamHeaderCache;
 }
 
 export async function callTool(
@@ -47,6 +50,12 @@ export async function callTool(
 export function filterToolPage(result: Result, server: string, deps: ToolCallDeps): Result {
   const tools = (result as { tools?: unknown }).tools;
   if (!Array.isArray(tools)) return result;
-  deps.annotations?.record(server, tools);
+  learnTools(deps, server, tools);
   return { ...result, tools: tools.filter((tool: { name?: unknown }) => typeof tool.name === 'string' && deps.isVisible(server, tool.name)) };
+}
+
+/** What the gateway keeps from an upstream's tools/list answer, whoever asked for it. */
+export function learnTools(deps: ToolCallDeps, server: string, tools: readonly Record<string, unknown>[]): void {
+  deps.annotations?.record(server, tools);
+  deps.paramHeaders?.record(server, tools);
 }

@@ -59,6 +59,8 @@ export interface ForwardOptions {
 
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
+/** Upper bound on pages fetched for one list, against a server whose cursor never ends. */
+const MAX_PAGES = 100;
 /** Humans answer elicitation and sampling; the SDK's 60 s default is far too short for them. */
 const RELAY_TIMEOUT_MS = 10 * 60_000;
 
@@ -188,6 +190,19 @@ export class UpstreamLink {
     } finally {
       if (ctx) this.#inflight.splice(this.#inflight.lastIndexOf(ctx), 1);
     }
+  }
+
+  /** Every page of a list (tools/list, resources/list …): `key` names the array in each page. */
+  async listAll(method: string, key: string, options: ForwardOptions = {}): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const result = await this.request(method, cursor === undefined ? undefined : { cursor }, options);
+      items.push(...(((result as Record<string, unknown>)[key] as Record<string, unknown>[] | undefined) ?? []));
+      cursor = (result as { nextCursor?: string }).nextCursor;
+      if (cursor === undefined) break;
+    }
+    return items;
   }
 
   async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number) {
