@@ -23,6 +23,8 @@ const serverName = z
   .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_))*$/, 'use letters, digits, "-" and single "_" (no "__")')
   .max(32);
 
+export const UPSTREAM_PROTOCOLS = ['auto', '2025-11-25', '2026-07-28'] as const;
+
 export const UpstreamConfigSchema = z
   .object({
     command: z.string().min(1).optional(),
@@ -34,6 +36,11 @@ export const UpstreamConfigSchema = z
     transport: z.enum(['streamable-http', 'sse']).default('streamable-http'),
     /** How long one upstream request may stay silent (progress resets it). */
     timeout: duration.default(60_000),
+    /**
+     * The protocol revision spoken to this server. `auto` keeps 2025-era sessions on 2025-11-25 (byte for byte)
+     * and moves to 2026-07-28 only when the server refuses 2025; 2026 requests negotiate.
+     */
+    protocol: z.enum(UPSTREAM_PROTOCOLS).default('auto'),
   })
   .strict()
   .superRefine((server, ctx) => {
@@ -42,6 +49,9 @@ export const UpstreamConfigSchema = z
     }
     if (server.command !== undefined && server.url !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'give either "command" (stdio) or "url" (HTTP), not both' });
+    }
+    if (server.transport === 'sse' && server.url !== undefined && server.protocol === '2026-07-28') {
+      ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'the HTTP+SSE transport predates 2026-07-28; use "streamable-http" or another protocol' });
     }
   });
 

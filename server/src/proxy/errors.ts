@@ -1,6 +1,6 @@
 import { AirlockError } from '../errors/airlock-error.js';
 import { formatDuration } from '../util/duration.js';
-import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from './sdk.js';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, SdkHttpError } from './sdk.js';
 
 /**
  * Turns whatever an upstream request threw into the JSON-RPC error the agent sees. An upstream's own
@@ -34,4 +34,20 @@ function classify(error: unknown, upstream: string, method: string, timeoutMs: n
 
 export function isSessionExpired(error: unknown): boolean {
   return error instanceof SdkError && (error.data as { status?: unknown } | undefined)?.status === 404;
+}
+
+/**
+ * Whether a failed 2025 `initialize` means "this server speaks only 2026-07-28": its unsupported-protocol-version
+ * error, as a JSON-RPC error (stdio) or inside the HTTP 400 body (Streamable HTTP).
+ */
+export function refusesLegacyEra(error: unknown): boolean {
+  if (error instanceof ProtocolError) return error.code === ProtocolErrorCode.UnsupportedProtocolVersion;
+  if (!(error instanceof SdkHttpError)) return false;
+  const { status, text } = (error.data ?? {}) as { status?: unknown; text?: unknown };
+  if (status !== 400 || typeof text !== 'string') return false;
+  try {
+    return (JSON.parse(text) as { error?: { code?: unknown } }).error?.code === ProtocolErrorCode.UnsupportedProtocolVersion;
+  } catch {
+    return false;
+  }
 }

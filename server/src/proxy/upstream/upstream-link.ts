@@ -11,7 +11,7 @@ import { AirlockError } from '../../errors/airlock-error.js';
 import type { Logger } from '../../log/logger.js';
 import type { Clock } from '../../util/clock.js';
 import { formatDuration } from '../../util/duration.js';
-import { isSessionExpired, toDownstreamError } from '../errors.js';
+import { isSessionExpired, refusesLegacyEra, toDownstreamError } from '../errors.js';
 import {
   Client,
   type ClientCapabilities,
@@ -24,6 +24,7 @@ import {
   type Result,
   type ServerCapabilities,
   type ServerContext,
+  type VersionNegotiationOptions,
 } from '../sdk.js';
 import { createUpstreamTransport } from './transport.js';
 
@@ -40,9 +41,10 @@ export interface UpstreamLinkOptions {
   capabilities: ClientCapabilities;
   clientInfo: Implementation;
   /**
-   * The era spoken upstream. `legacy` (2025-11-25) serves 2025-era downstream sessions: its decoding is fully
-   * passthrough, so unknown content types survive. `modern` negotiates 2026-07-28 when the upstream has it and
-   * serves 2026-era downstream requests: their envelope and input_required rounds are relayed as they are.
+   * The era of the downstream requests this link serves. `legacy` (2025-era sessions) speaks 2025-11-25 upstream:
+   * its decoding is fully passthrough, so unknown content types survive. Only an upstream that refuses 2025 (or
+   * one configured `protocol: "2026-07-28"`) is spoken to in 2026-07-28. `modern` negotiates 2026-07-28 when the upstream has it and serves
+   * 2026-era downstream requests: their envelope and input_required rounds are relayed as they are.
    */
   era: 'legacy' | 'modern';
   connectTimeoutMs: number;
@@ -63,6 +65,8 @@ const BACKOFF_MAX_MS = 30_000;
 const MAX_PAGES = 100;
 /** Humans answer elicitation and sampling; the SDK's 60 s default is far too short for them. */
 const RELAY_TIMEOUT_MS = 10 * 60_000;
+const MODERN: VersionNegotiationOptions = { mode: { pin: '2026-07-28' } };
+const LEGACY: VersionNegotiationOptions = { mode: 'legacy' };
 
 export class UpstreamLink {
   readonly name: string;
@@ -77,10 +81,13 @@ export class UpstreamLink {
   readonly #inflight: ServerContext[] = [];
   #serverCapabilities: ServerCapabilities | undefined;
   #instructions: string | undefined;
+  /** How the client settles its protocol; a legacy link that found a 2026-only upstream keeps that verdict. */
+  #negotiation: VersionNegotiationOptions;
 
   constructor(options: UpstreamLinkOptions) {
     this.name = options.name;
     this.#options = options;
+    this.#negotiation = initialNegotiation(options.config.protocol, options.era);
   }
 
   get serverCapabilities(): ServerCapabilities | undefined {
@@ -115,31 +122,18 @@ export class UpstreamLink {
 
   async #open(): Promise<Client> {
     const { name, config, logger } = this.#options;
-    const client = new Client(this.#options.clientInfo, {
-      capabilities: this.#options.capabilities,
-      ...(this.#options.era === 'modern' ? { versionNegotiation: { mode: 'auto' as const } } : {}),
-    });
-    client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, ctx.mcpReq.signal);
-    client.fallbackNotificationHandler = (notification) => this.#relayNotification(notification);
-    const transport = createUpstreamTransport(name, config, logger);
-    let timer: NodeJS.Timeout | undefined;
+    let client: Client;
     try {
-      await Promise.race([
-        client.connect(transport),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer to initialize within ${formatDuration(this.#options.connectTimeoutMs)}`)),
-            this.#options.connectTimeoutMs,
-          );
-        }),
-      ]);
+      client = await this.#connectWith(this.#negotiation).catch((error: unknown) => {
+        if (!(config.protocol === 'auto' && this.#negotiation === LEGACY && refusesLegacyEra(error))) throw error;
+        logger.info({ upstream: name }, 'upstream refuses 2025-era protocol versions; speaking 2026-07-28 to it');
+        this.#negotiation = MODERN;
+        return this.#connectWith(MODERN);
+      });
     } catch (error) {
-      clearTimeout(timer);
-      await client.close().catch(() => undefined);
       this.#recordFailure(error instanceof Error ? error.message : String(error));
       throw new AirlockError('UPSTREAM_UNAVAILABLE', `Upstream "${name}" could not be reached: ${this.#lastError}`, { cause: error });
     }
-    clearTimeout(timer);
     this.#failures = 0;
     this.#serverCapabilities = client.getServerCapabilities();
     this.#instructions = client.getInstructions();
@@ -159,6 +153,31 @@ export class UpstreamLink {
     return client;
   }
 
+  async #connectWith(negotiation: VersionNegotiationOptions): Promise<Client> {
+    const { name, config, logger } = this.#options;
+    const client = new Client(this.#options.clientInfo, { capabilities: this.#options.capabilities, versionNegotiation: negotiation });
+    client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, ctx.mcpReq.signal);
+    client.fallbackNotificationHandler = (notification) => this.#relayNotification(notification);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.connect(createUpstreamTransport(name, config, logger)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer to initialize within ${formatDuration(this.#options.connectTimeoutMs)}`)),
+            this.#options.connectTimeoutMs,
+          );
+        }),
+      ]);
+      return client;
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   #recordFailure(reason: string): void {
     this.#failures += 1;
     this.#lastError = reason;
@@ -176,15 +195,7 @@ export class UpstreamLink {
     const ctx = options.ctx;
     if (ctx) this.#inflight.push(ctx);
     try {
-      try {
-        return await this.#send(method, params, ctx, timeoutMs);
-      } catch (error) {
-        if (!isSessionExpired(error)) throw error;
-        // The upstream forgot our HTTP session (restart, expiry): open a new one and try once more.
-        this.#options.logger.info({ upstream: this.name }, 'upstream session expired; reconnecting');
-        await this.#reset();
-        return await this.#send(method, params, ctx, timeoutMs);
-      }
+      return await this.#attempt(method, params, ctx, timeoutMs);
     } catch (error) {
       throw toDownstreamError(error, this.name, method, timeoutMs);
     } finally {
@@ -203,6 +214,18 @@ export class UpstreamLink {
       if (cursor === undefined) break;
     }
     return items;
+  }
+
+  async #attempt(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number) {
+    try {
+      return await this.#send(method, params, ctx, timeoutMs);
+    } catch (error) {
+      if (!isSessionExpired(error)) throw error;
+      // The upstream forgot our HTTP session (restart, expiry): open a new one and try once more.
+      this.#options.logger.info({ upstream: this.name }, 'upstream session expired; reconnecting');
+      await this.#reset();
+      return await this.#send(method, params, ctx, timeoutMs);
+    }
   }
 
   async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number) {
@@ -276,6 +299,16 @@ export class UpstreamLink {
       this.#options.logger.debug({ upstream: this.name, method: notification.method, err: error }, 'notification not relayed');
     }
   }
+}
+
+/**
+ * `auto` keeps byte fidelity where it can: 2025 sessions start on 2025-11-25 (and move on only when the upstream
+ * refuses it), 2026 requests let the SDK probe for 2026-07-28 and fall back to 2025.
+ */
+function initialNegotiation(protocol: UpstreamConfig['protocol'], era: 'legacy' | 'modern'): VersionNegotiationOptions {
+  if (protocol === '2026-07-28') return MODERN;
+  if (protocol === '2025-11-25' || era === 'legacy') return LEGACY;
+  return { mode: 'auto' };
 }
 
 /**
