@@ -26,6 +26,7 @@ import {
   type ServerContext,
   type VersionNegotiationOptions,
 } from '../sdk.js';
+import { fulfilInputRequired, type InputRound, isInputRequired } from './input-required.js';
 import { createUpstreamTransport } from './transport.js';
 
 /** Where the upstream's own requests and notifications go when no call of ours is in flight. */
@@ -43,7 +44,8 @@ export interface UpstreamLinkOptions {
   /**
    * The era of the downstream requests this link serves. `legacy` (2025-era sessions) speaks 2025-11-25 upstream:
    * its decoding is fully passthrough, so unknown content types survive. Only an upstream that refuses 2025 (or
-   * one configured `protocol: "2026-07-28"`) is spoken to in 2026-07-28. `modern` negotiates 2026-07-28 when the upstream has it and serves
+   * one configured `protocol: "2026-07-28"`) is spoken to in 2026-07-28, and its input_required rounds are then
+   * fulfilled here through the session. `modern` negotiates 2026-07-28 when the upstream has it and serves
    * 2026-era downstream requests: their envelope and input_required rounds are relayed as they are.
    */
   era: 'legacy' | 'modern';
@@ -195,7 +197,18 @@ export class UpstreamLink {
     const ctx = options.ctx;
     if (ctx) this.#inflight.push(ctx);
     try {
-      return await this.#attempt(method, params, ctx, timeoutMs);
+      const result = await this.#attempt(method, params, ctx, timeoutMs);
+      if (this.#options.era === 'modern' || ctx === undefined || !isInputRequired(result)) return result;
+      // Only a 2026 upstream answers input_required, and a 2025 client cannot read it: the rounds happen here,
+      // inside the one call the pipeline admitted.
+      return await fulfilInputRequired(result, {
+        upstream: this.name,
+        method,
+        capabilities: this.#options.capabilities,
+        signal: ctx.mcpReq.signal,
+        ask: (request) => ctx.mcpReq.send(request, passthrough, { signal: ctx.mcpReq.signal, timeout: RELAY_TIMEOUT_MS }),
+        retry: (round: InputRound) => this.#attempt(method, { ...params, ...round }, ctx, timeoutMs),
+      });
     } catch (error) {
       throw toDownstreamError(error, this.name, method, timeoutMs);
     } finally {

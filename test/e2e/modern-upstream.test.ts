@@ -1,0 +1,107 @@
+/**
+ * An upstream that speaks only 2026-07-28 behind 2025-era sessions: the gateway finds out the upstream refuses
+ * 2025, speaks 2026 to it, and turns its input_required rounds into real elicitation and sampling requests on
+ * the session, on the stream of the call that caused them.
+ */
+import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport as V1SseTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { createMetrics, type Metrics } from '../../server/src/metrics/metrics.js';
+import { connectClient, rawCall, ROOT, startGateway, startHttpUpstream, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
+
+const MODERN_UPSTREAM = `${ROOT}test/fixtures/modern-upstream.ts`;
+const FINAL = 'answer=yes model=fine state=round-2:yes:round-1';
+
+/** A 2025 client that answers both kinds of input the upstream's `confirm` tool asks for, and records them. */
+function answeringV1Client(asked: string[]): V1Client {
+  const client = new V1Client({ name: 'v1-agent', version: '1.0.0' }, { capabilities: { elicitation: {}, sampling: {} } });
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    asked.push(`elicit:${request.params.message}`);
+    return { action: 'accept', content: { answer: 'yes' } };
+  });
+  client.setRequestHandler(CreateMessageRequestSchema, async () => {
+    asked.push('sample');
+    return { role: 'assistant', content: { type: 'text', text: 'fine' }, model: 'test-model' };
+  });
+  return client;
+}
+
+async function callsEnded(metrics: Metrics): Promise<number> {
+  const counter = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'airlock_tool_calls_total');
+  return (counter?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('a 2026-only upstream behind 2025-era sessions', () => {
+  let gw: RunningGateway;
+  let http: Awaited<ReturnType<typeof startHttpUpstream>>;
+  let metrics: Metrics;
+
+  beforeAll(async () => {
+    http = await startHttpUpstream(MODERN_UPSTREAM);
+    metrics = createMetrics({ defaultMetrics: false });
+    gw = await startGateway({ servers: { modern: tsxCommand(MODERN_UPSTREAM), web: { url: http.url } } }, { metrics });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await http?.close();
+  });
+
+  it('relays each input_required round to an SDK 1.x client with a session and returns the final result, as one call', async () => {
+    const asked: string[] = [];
+    const client = answeringV1Client(asked);
+    await client.connect(new V1Transport(new URL(`${gw.url}/mcp`)));
+    try {
+      const before = await callsEnded(metrics);
+      const result = await client.request({ method: 'tools/call', params: { name: 'modern__confirm', arguments: { question: 'Ship it?' } } }, CallToolResultSchema);
+      expect(result.content).toEqual([{ type: 'text', text: FINAL }]);
+      expect(asked).toEqual(['elicit:Ship it?', 'sample']);
+      // The upstream saw three attempts; the pipeline saw one call.
+      expect(await callsEnded(metrics)).toBe(before + 1);
+      const attempts = await client.request({ method: 'tools/call', params: { name: 'modern__attempts', arguments: {} } }, CallToolResultSchema);
+      expect(JSON.parse((attempts.content[0] as { text: string }).text)).toMatchObject({ confirm: 3 });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('does the same for an SDK v2 client on 2025-11-25 and an HTTP upstream', async () => {
+    const client = await connectClient(`${gw.url}/mcp/web`, { capabilities: { elicitation: {}, sampling: {} } });
+    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { answer: 'yes' } }));
+    client.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', content: { type: 'text', text: 'fine' }, model: 'm' }));
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
+      expect(textOf(await rawCall(client, 'confirm', { question: 'Over HTTP?' }))).toBe(FINAL);
+      expect(textOf(await rawCall(client, 'echo', { text: 'plain' }))).toBe('plain');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('relays the rounds to an old client on the HTTP+SSE transport', async () => {
+    const asked: string[] = [];
+    const client = answeringV1Client(asked);
+    await client.connect(new V1SseTransport(new URL(`${gw.url}/sse`)));
+    try {
+      const result = await client.request({ method: 'tools/call', params: { name: 'modern__confirm', arguments: { question: 'Old?' } } }, CallToolResultSchema);
+      expect(result.content).toEqual([{ type: 'text', text: FINAL }]);
+      expect(asked).toEqual(['elicit:Old?', 'sample']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('tells a client without the elicitation capability why the call cannot finish', async () => {
+    const client = new V1Client({ name: 'no-elicitation', version: '1.0.0' }, { capabilities: { sampling: {} } });
+    await client.connect(new V1Transport(new URL(`${gw.url}/mcp`)));
+    try {
+      await expect(
+        client.request({ method: 'tools/call', params: { name: 'modern__confirm', arguments: { question: 'q' } } }, CallToolResultSchema),
+      ).rejects.toMatchObject({ code: -32021, message: expect.stringContaining('elicitation') });
+    } finally {
+      await client.close();
+    }
+  });
+});
