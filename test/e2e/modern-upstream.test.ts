@@ -7,7 +7,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport as V1SseTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { createMetrics, type Metrics } from '../../server/src/metrics/metrics.js';
 import { connectClient, rawCall, ROOT, startGateway, startHttpUpstream, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
@@ -62,6 +62,35 @@ describe('a 2026-only upstream behind 2025-era sessions', () => {
       expect(await callsEnded(metrics)).toBe(before + 1);
       const attempts = await client.request({ method: 'tools/call', params: { name: 'modern__attempts', arguments: {} } }, CallToolResultSchema);
       expect(JSON.parse((attempts.content[0] as { text: string }).text)).toMatchObject({ confirm: 3 });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('relays progress from every attempt and ends the call when the client cancels during an input round', async () => {
+    const seen: number[] = [];
+    const asked: string[] = [];
+    const client = answeringV1Client(asked);
+    await client.connect(new V1Transport(new URL(`${gw.url}/mcp`)));
+    try {
+      await client.request({ method: 'tools/call', params: { name: 'modern__confirm', arguments: { question: 'p' } } }, CallToolResultSchema, {
+        onprogress: (p) => void seen.push(p.progress),
+      });
+      expect(seen).toEqual([1, 2, 3]);
+
+      const stop = new AbortController();
+      client.setRequestHandler(ElicitRequestSchema, () => {
+        stop.abort('user pressed stop');
+        return new Promise(() => undefined);
+      });
+      const ended = await callsEnded(metrics);
+      await expect(
+        client.request({ method: 'tools/call', params: { name: 'modern__confirm', arguments: { question: 'c' } } }, CallToolResultSchema, { signal: stop.signal }),
+      ).rejects.toThrow('user pressed stop');
+      // The gateway stops waiting for the answer and ends the call without asking the upstream again.
+      await vi.waitFor(async () => expect(await callsEnded(metrics)).toBe(ended + 1));
+      const attempts = await client.request({ method: 'tools/call', params: { name: 'modern__attempts', arguments: {} } }, CallToolResultSchema);
+      expect(JSON.parse((attempts.content[0] as { text: string }).text)).toMatchObject({ confirm: 4 });
     } finally {
       await client.close();
     }
