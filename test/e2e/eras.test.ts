@@ -6,9 +6,13 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport as V1SseTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { connectClient, rawCall, startGateway, TEST_UPSTREAM, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
+import { createMetrics, type Metrics } from '../../server/src/metrics/metrics.js';
+import { SUSPENDED_CALL_TTL_MS } from '../../server/src/proxy/upstream/suspended-calls.js';
+import { ManualClock } from '../../server/src/util/clock.js';
+import { connectClient, passthrough, rawCall, startGateway, TEST_UPSTREAM, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
 
 describe('one endpoint, both protocol eras', () => {
   let gw: RunningGateway;
@@ -81,5 +85,72 @@ describe('one endpoint, both protocol eras', () => {
     });
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ error: { code: -32601 } });
+  });
+});
+
+describe('a 2025 upstream asking a 2026 client mid-call', () => {
+  let gw: RunningGateway;
+  let v2: Client;
+  const clock = new ManualClock();
+  const metrics: Metrics = createMetrics({ defaultMetrics: false });
+  const asked: string[] = [];
+
+  beforeAll(async () => {
+    gw = await startGateway({ servers: { test: tsxCommand(TEST_UPSTREAM) } }, { clock, metrics });
+    v2 = await connectClient(`${gw.url}/mcp`, { modern: true, capabilities: { elicitation: {}, sampling: {} } });
+    v2.setRequestHandler('elicitation/create', async (request) => {
+      asked.push(String(request.params.message));
+      return { action: 'accept', content: { answer: 'from 2026' } };
+    });
+    v2.setRequestHandler('sampling/createMessage', async () => ({ role: 'assistant', content: { type: 'text', text: 'sampled in 2026' }, model: 'm' }));
+  });
+  afterAll(async () => {
+    await v2?.close();
+    await gw?.close();
+  });
+
+  const callsEnded = async () =>
+    ((await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'airlock_tool_calls_total')?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+  const upstreamRuns = async (tool: string) => (JSON.parse(textOf(await rawCall(v2, 'test__stats'))) as { calls: Record<string, number> }).calls[tool] ?? 0;
+
+  it('answers with input_required, then hands the retry\'s answers to the held upstream call: one call, run once', async () => {
+    const [ended, runs] = [await callsEnded(), await upstreamRuns('elicit')];
+    expect(textOf(await rawCall(v2, 'test__elicit', { message: 'Proceed?' }))).toBe('elicited: {"action":"accept","content":{"answer":"from 2026"}}');
+    expect(asked).toEqual(['Proceed?']);
+    expect(await upstreamRuns('elicit')).toBe(runs + 1);
+    // Three calls ended since: two test__stats and one test__elicit, its retry not counted as a call of its own.
+    expect(await callsEnded()).toBe(ended + 3);
+    expect(textOf(await rawCall(v2, 'test__sample', { prompt: 'hi' }))).toBe('sampled: {"type":"text","text":"sampled in 2026"}');
+  });
+
+  it('tells a 2026 client that lacks the capability what the upstream asked for', async () => {
+    const bare = await connectClient(`${gw.url}/mcp`, { modern: true });
+    try {
+      await expect(rawCall(bare, 'test__elicit', { message: 'q' })).rejects.toMatchObject({
+        code: -32021,
+        message: expect.stringContaining('Upstream "test" needs input \'input-1\' through elicitation/create to finish tools/call, but this client did not declare the "elicitation" capability'),
+      });
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('refuses a requestState that names no held call', async () => {
+    await expect(
+      v2.request({ method: 'tools/call', params: { name: 'test__echo', arguments: { text: 'x' }, requestState: 'airlock-held.nope.forged' } }, passthrough),
+    ).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('requestState names no held call on upstream "test"') });
+  });
+
+  it('refuses the answers to a call held longer than its lifetime', async () => {
+    const first = (await v2.request({ method: 'tools/call', params: { name: 'test__elicit', arguments: { message: 'late' } } }, passthrough, {
+      allowInputRequired: true,
+    })) as { resultType?: string; inputRequests?: Record<string, unknown>; requestState?: string };
+    expect(first).toMatchObject({ resultType: 'input_required', inputRequests: { 'input-1': { method: 'elicitation/create', params: { message: 'late' } } } });
+    clock.advance(SUSPENDED_CALL_TTL_MS);
+    const retry = { name: 'test__elicit', arguments: { message: 'late' }, inputResponses: { 'input-1': { action: 'accept', content: {} } }, requestState: first.requestState };
+    await expect(v2.request({ method: 'tools/call', params: retry }, passthrough)).rejects.toMatchObject({
+      code: -32602,
+      message: expect.stringContaining('expired after 10m without an answer'),
+    });
   });
 });

@@ -5,6 +5,7 @@
 import type { Result, StandardSchemaV1 } from '@modelcontextprotocol/server';
 
 export {
+  CLIENT_CAPABILITIES_META_KEY,
   isLegacyRequest,
   createMcpHandler,
   ProtocolError,

@@ -41,6 +41,9 @@ export async function callTool(
     params: target.tool === target.exposedName ? params : { ...params, name: target.tool },
     caller,
   };
+  const link = links.get(call.server);
+  // A 2026 client answering what the upstream asked mid-call continues the call the pipeline admitted.
+  if (link?.continues(mcp)) return link.request('tools/call', call.params, { ctx: mcp });
   const outcome = await runPipeline(deps.stages, call, { mcp, links, approvalAvailable: deps.approvalAvailable }, deps.observer);
   if (outcome.kind === 'error') throw outcome.error;
   return outcome.result;

@@ -62,12 +62,13 @@ export async function fulfilInputRequired(first: Result, relay: InputRequiredRel
   return result;
 }
 
-interface EmbeddedRequest {
+export interface EmbeddedRequest {
   method?: unknown;
   params?: Record<string, unknown>;
 }
 
-function assertAnswerable(relay: InputRequiredRelay, key: string, request: EmbeddedRequest): void {
+/** Fails with a clear error when the client cannot answer an embedded request (or nobody could). */
+export function assertAnswerable(relay: Pick<InputRequiredRelay, 'upstream' | 'method' | 'capabilities'>, key: string, request: EmbeddedRequest): void {
   const needed = requiredCapability(request);
   if (needed === undefined) {
     throw new ProtocolError(

@@ -27,6 +27,7 @@ import {
   type VersionNegotiationOptions,
 } from '../sdk.js';
 import { fulfilInputRequired, type InputRound, isInputRequired } from './input-required.js';
+import { SuspendedCalls } from './suspended-calls.js';
 import { createUpstreamTransport } from './transport.js';
 
 /** Where the upstream's own requests and notifications go when no call of ours is in flight. */
@@ -69,6 +70,8 @@ const MAX_PAGES = 100;
 const RELAY_TIMEOUT_MS = 10 * 60_000;
 const MODERN: VersionNegotiationOptions = { mode: { pin: '2026-07-28' } };
 const LEGACY: VersionNegotiationOptions = { mode: 'legacy' };
+/** The requests whose 2026 result may be input_required, so whose upstream questions can reach a 2026 client. */
+const INPUT_CAPABLE = new Set(['tools/call', 'prompts/get', 'resources/read']);
 
 export class UpstreamLink {
   readonly name: string;
@@ -85,11 +88,19 @@ export class UpstreamLink {
   #instructions: string | undefined;
   /** How the client settles its protocol; a legacy link that found a 2026-only upstream keeps that verdict. */
   #negotiation: VersionNegotiationOptions;
+  /** Calls of 2026 clients held open while the client answers what a 2025 upstream asked mid-call. */
+  readonly #held: SuspendedCalls;
 
   constructor(options: UpstreamLinkOptions) {
     this.name = options.name;
     this.#options = options;
     this.#negotiation = initialNegotiation(options.config.protocol, options.era);
+    this.#held = new SuspendedCalls(options.name, options.clock);
+  }
+
+  /** Whether a request continues a call held here (see SuspendedCalls): it was admitted already. */
+  continues(ctx: ServerContext): boolean {
+    return this.#options.era === 'modern' && SuspendedCalls.continues(ctx);
   }
 
   get serverCapabilities(): ServerCapabilities | undefined {
@@ -157,7 +168,7 @@ export class UpstreamLink {
 
   async #connectWith(negotiation: VersionNegotiationOptions): Promise<Client> {
     const { name, config, logger } = this.#options;
-    const client = new Client(this.#options.clientInfo, { capabilities: this.#options.capabilities, versionNegotiation: negotiation });
+    const client = new Client(this.#options.clientInfo, { capabilities: this.#declaredCapabilities(), versionNegotiation: negotiation });
     client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, ctx.mcpReq.signal);
     client.fallbackNotificationHandler = (notification) => this.#relayNotification(notification);
     let timer: NodeJS.Timeout | undefined;
@@ -180,6 +191,15 @@ export class UpstreamLink {
     }
   }
 
+  /**
+   * A modern link is shared by 2026 clients, each declaring its capabilities per request (forwarded in its
+   * envelope). A 2025 upstream hears them once, at initialize, so it is told everything a client might answer;
+   * SuspendedCalls then refuses a question the calling client cannot answer.
+   */
+  #declaredCapabilities(): ClientCapabilities {
+    return this.#options.era === 'modern' ? { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} } : this.#options.capabilities;
+  }
+
   #recordFailure(reason: string): void {
     this.#failures += 1;
     this.#lastError = reason;
@@ -197,6 +217,10 @@ export class UpstreamLink {
     const ctx = options.ctx;
     if (ctx) this.#inflight.push(ctx);
     try {
+      if (this.#options.era === 'modern' && ctx && INPUT_CAPABLE.has(method)) {
+        if (SuspendedCalls.continues(ctx)) return await this.#held.continue(method, params, ctx);
+        return await this.#held.start(method, params, ctx, (signal) => this.#attempt(method, params, ctx, timeoutMs, signal));
+      }
       const result = await this.#attempt(method, params, ctx, timeoutMs);
       if (this.#options.era === 'modern' || ctx === undefined || !isInputRequired(result)) return result;
       // Only a 2026 upstream answers input_required, and a 2025 client cannot read it: the rounds happen here,
@@ -229,19 +253,19 @@ export class UpstreamLink {
     return items;
   }
 
-  async #attempt(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number) {
+  async #attempt(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, signal = ctx?.mcpReq.signal) {
     try {
-      return await this.#send(method, params, ctx, timeoutMs);
+      return await this.#send(method, params, ctx, timeoutMs, signal);
     } catch (error) {
       if (!isSessionExpired(error)) throw error;
       // The upstream forgot our HTTP session (restart, expiry): open a new one and try once more.
       this.#options.logger.info({ upstream: this.name }, 'upstream session expired; reconnecting');
       await this.#reset();
-      return await this.#send(method, params, ctx, timeoutMs);
+      return await this.#send(method, params, ctx, timeoutMs, signal);
     }
   }
 
-  async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number) {
+  async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, signal: AbortSignal | undefined) {
     const client = await this.connect();
     const { params: stripped, progressToken } = splitProgressToken(params);
     const upstreamParams = ctx ? withModernMaterial(stripped, ctx) : stripped;
@@ -251,7 +275,7 @@ export class UpstreamLink {
       // A 2026 upstream's input_required comes back to us as a value, for the downstream client to fulfil.
       allowInputRequired: true,
       ...(headers ? { headers } : {}),
-      signal: ctx?.mcpReq.signal,
+      signal,
       timeout: timeoutMs,
       resetTimeoutOnProgress: true,
       // The upstream client only routes progress for tokens it minted itself, so we let it mint one and put
@@ -296,6 +320,9 @@ export class UpstreamLink {
   async #relayRequest(request: JSONRPCRequest, signal: AbortSignal): Promise<Result> {
     const outbound = { method: request.method, params: request.params as Record<string, unknown> | undefined };
     const related = this.#inflight.at(-1);
+    // A 2026 client cannot be sent a request: the question goes back in an input_required result instead.
+    const held = this.#options.era === 'modern' ? this.#held.ask(related, outbound) : undefined;
+    if (held) return held;
     if (related) return related.mcpReq.send(outbound, passthrough, { signal, timeout: RELAY_TIMEOUT_MS });
     const downstream = this.#options.downstream;
     if (downstream) return downstream.request(outbound, signal);
