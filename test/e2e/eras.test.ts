@@ -141,6 +141,25 @@ describe('a 2025 upstream asking a 2026 client mid-call', () => {
     ).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('requestState names no held call on upstream "test"') });
   });
 
+  it('lets only the request that was asked continue a held call', async () => {
+    const first = (await v2.request({ method: 'tools/call', params: { name: 'test__elicit', arguments: { message: 'mine' } } }, passthrough, {
+      allowInputRequired: true,
+    })) as { requestState?: string };
+    const answers = { 'input-1': { action: 'accept', content: { answer: 'sneaky' } } };
+    await expect(
+      v2.request({ method: 'tools/call', params: { name: 'test__echo', arguments: { text: 'x' }, inputResponses: answers, requestState: first.requestState } }, passthrough),
+    ).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('names no held call') });
+    const forged = `${first.requestState!.slice(0, -4)}AAAA`;
+    await expect(
+      v2.request({ method: 'tools/call', params: { name: 'test__elicit', arguments: { message: 'mine' }, inputResponses: answers, requestState: forged } }, passthrough),
+    ).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('names no held call') });
+    const done = await v2.request(
+      { method: 'tools/call', params: { name: 'test__elicit', arguments: { message: 'mine' }, inputResponses: answers, requestState: first.requestState } },
+      passthrough,
+    );
+    expect(textOf(done as Record<string, unknown>)).toContain('sneaky');
+  });
+
   it('refuses the answers to a call held longer than its lifetime', async () => {
     const first = (await v2.request({ method: 'tools/call', params: { name: 'test__elicit', arguments: { message: 'late' } } }, passthrough, {
       allowInputRequired: true,
