@@ -123,6 +123,13 @@ describe('a 2025 upstream asking a 2026 client mid-call', () => {
     expect(textOf(await rawCall(v2, 'test__sample', { prompt: 'hi' }))).toBe('sampled: {"type":"text","text":"sampled in 2026"}');
   });
 
+  it('relays what the upstream reports after the answer to the retry that waits for it', async () => {
+    const seen: unknown[] = [];
+    await rawCall(v2, 'test__elicit', { message: 'with progress' }, { onprogress: (p) => void seen.push(p.message) });
+    // The SDK client reports its own rounds as progress too; the upstream's report comes last, on the retry.
+    expect(seen.at(-1)).toBe('answered');
+  });
+
   it('tells a 2026 client that lacks the capability what the upstream asked for', async () => {
     const bare = await connectClient(`${gw.url}/mcp`, { modern: true });
     try {

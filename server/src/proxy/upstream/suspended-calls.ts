@@ -28,6 +28,13 @@ interface Question {
   fail(error: Error): void;
 }
 
+/** What the upstream call of a held call uses in place of one request's signal and progress token. */
+export interface HeldAttempt {
+  signal: AbortSignal;
+  /** Relays upstream progress to the request now driving the call, under that request's own token. */
+  progress(progress: Record<string, unknown>): Promise<void>;
+}
+
 interface HeldCall {
   readonly id: string;
   readonly method: string;
@@ -35,6 +42,8 @@ interface HeldCall {
   readonly binding: string;
   readonly outcome: Promise<Result>;
   readonly abort: AbortController;
+  /** The downstream request waiting for this call now, and its progress token. */
+  driver?: { ctx: ServerContext; progressToken: unknown };
   questions: Question[];
   asked?: () => void;
   asks: number;
@@ -60,13 +69,14 @@ export class SuspendedCalls {
   }
 
   /** Starts an upstream call that may be held: `send` gets the signal that ends it. */
-  start(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext, send: (signal: AbortSignal) => Promise<Result>): Promise<Result> {
+  start(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext, send: (attempt: HeldAttempt) => Promise<Result>): Promise<Result> {
     const abort = new AbortController();
-    const outcome = send(abort.signal);
+    // Progress can only arrive once the call exists: sending starts with an await.
+    const outcome = send({ signal: abort.signal, progress: (progress) => relayProgress(call, progress) });
     // Nobody awaits a held call's outcome until the client comes back; its failure must not go unhandled meanwhile.
     outcome.catch(() => undefined);
     const call: HeldCall = { id: randomUUID(), method, binding: bindingOf(method, params, ctx), outcome, abort, questions: [], asks: 0, expiresAt: 0 };
-    return this.#drive(call, ctx);
+    return this.#drive(call, ctx, params);
   }
 
   /** Hands the client's answers to the held call its requestState names and waits for what comes next. */
@@ -80,7 +90,7 @@ export class SuspendedCalls {
     }
     for (const question of call.questions) question.answer(responses[question.key]!);
     call.questions = [];
-    return this.#drive(call, ctx);
+    return this.#drive(call, ctx, params);
   }
 
   /**
@@ -99,10 +109,11 @@ export class SuspendedCalls {
     });
   }
 
-  async #drive(call: HeldCall, ctx: ServerContext): Promise<Result> {
+  async #drive(call: HeldCall, ctx: ServerContext, params: Record<string, unknown> | undefined): Promise<Result> {
     const cancel = () => call.abort.abort(ctx.mcpReq.signal.reason);
     ctx.mcpReq.signal.addEventListener('abort', cancel);
     this.#driving.set(ctx, call);
+    call.driver = { ctx, progressToken: (params?._meta as { progressToken?: unknown } | undefined)?.progressToken };
     try {
       const asked = new Promise<void>((resolve) => {
         call.asked = resolve;
@@ -120,6 +131,7 @@ export class SuspendedCalls {
       throw error;
     } finally {
       call.asked = undefined;
+      call.driver = undefined;
       this.#driving.delete(ctx);
       ctx.mcpReq.signal.removeEventListener('abort', cancel);
     }
@@ -173,6 +185,13 @@ export class SuspendedCalls {
   #seal(id: string): string {
     return createHmac('sha256', this.#key).update(id).digest('base64url');
   }
+}
+
+/** Progress while no request waits (or one without a token) has nowhere to go. */
+async function relayProgress(call: HeldCall, progress: Record<string, unknown>): Promise<void> {
+  const driver = call.driver;
+  if (driver?.progressToken === undefined) return;
+  await driver.ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken: driver.progressToken } }).catch(() => undefined);
 }
 
 function bindingOf(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext): string {

@@ -27,7 +27,7 @@ import {
   type VersionNegotiationOptions,
 } from '../sdk.js';
 import { fulfilInputRequired, type InputRound, isInputRequired } from './input-required.js';
-import { SuspendedCalls } from './suspended-calls.js';
+import { type HeldAttempt, SuspendedCalls } from './suspended-calls.js';
 import { createUpstreamTransport } from './transport.js';
 
 /** Where the upstream's own requests and notifications go when no call of ours is in flight. */
@@ -219,7 +219,7 @@ export class UpstreamLink {
     try {
       if (this.#options.era === 'modern' && ctx && INPUT_CAPABLE.has(method)) {
         if (SuspendedCalls.continues(ctx)) return await this.#held.continue(method, params, ctx);
-        return await this.#held.start(method, params, ctx, (signal) => this.#attempt(method, params, ctx, timeoutMs, signal));
+        return await this.#held.start(method, params, ctx, (held) => this.#attempt(method, params, ctx, timeoutMs, held));
       }
       const result = await this.#attempt(method, params, ctx, timeoutMs);
       if (this.#options.era === 'modern' || ctx === undefined || !isInputRequired(result)) return result;
@@ -253,19 +253,20 @@ export class UpstreamLink {
     return items;
   }
 
-  async #attempt(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, signal = ctx?.mcpReq.signal) {
+  /** `held` replaces the request's own signal and progress target for a call that may outlive the request. */
+  async #attempt(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, held?: HeldAttempt) {
     try {
-      return await this.#send(method, params, ctx, timeoutMs, signal);
+      return await this.#send(method, params, ctx, timeoutMs, held);
     } catch (error) {
       if (!isSessionExpired(error)) throw error;
       // The upstream forgot our HTTP session (restart, expiry): open a new one and try once more.
       this.#options.logger.info({ upstream: this.name }, 'upstream session expired; reconnecting');
       await this.#reset();
-      return await this.#send(method, params, ctx, timeoutMs, signal);
+      return await this.#send(method, params, ctx, timeoutMs, held);
     }
   }
 
-  async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, signal: AbortSignal | undefined) {
+  async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, held: HeldAttempt | undefined) {
     const client = await this.connect();
     const { params: stripped, progressToken } = splitProgressToken(params);
     const upstreamParams = ctx ? withModernMaterial(stripped, ctx) : stripped;
@@ -275,13 +276,14 @@ export class UpstreamLink {
       // A 2026 upstream's input_required comes back to us as a value, for the downstream client to fulfil.
       allowInputRequired: true,
       ...(headers ? { headers } : {}),
-      signal,
+      signal: held?.signal ?? ctx?.mcpReq.signal,
       timeout: timeoutMs,
       resetTimeoutOnProgress: true,
       // The upstream client only routes progress for tokens it minted itself, so we let it mint one and put
       // the downstream's own token back on each notification.
-      onprogress:
-        progressToken === undefined || ctx === undefined
+      onprogress: held
+        ? (progress) => void relayed.push(held.progress(progress))
+        : progressToken === undefined || ctx === undefined
           ? undefined
           : (progress) => {
               relayed.push(ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined));
