@@ -68,7 +68,7 @@ export class SuspendedCalls {
     return typeof state === 'string' && state.startsWith(STATE_PREFIX);
   }
 
-  /** Starts an upstream call that may be held: `send` gets the signal that ends it. */
+  /** Starts an upstream call that may be held: `send` gets the signal that ends it and where its progress goes. */
   start(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext, send: (attempt: HeldAttempt) => Promise<Result>): Promise<Result> {
     const abort = new AbortController();
     // Progress can only arrive once the call exists: sending starts with an await.

@@ -2,7 +2,9 @@
  * One connection to one upstream MCP server, kept alive across crashes: it connects lazily, reconnects after
  * the upstream dies (with exponential backoff measured on the injected clock), rebuilds an expired HTTP
  * session once per request, and relays what the upstream sends back — progress with re-minted tokens,
- * sampling/elicitation/roots requests and log messages — to the downstream request that caused them.
+ * sampling/elicitation/roots requests and log messages — to the downstream request that caused them. Between
+ * eras it translates: 2026 input_required rounds become requests to a 2025 client (input-required.ts), and a
+ * 2025 upstream's requests reach a 2026 client as input_required while its call is held (suspended-calls.ts).
  *
  * It does not decide anything about policy and does not know about other upstreams.
  */
