@@ -9,9 +9,11 @@ import { CallToolResultSchema, ElicitRequestSchema } from '@modelcontextprotocol
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { AuditLog } from '../../server/src/audit/audit-log.js';
 import { createMetrics, type Metrics } from '../../server/src/metrics/metrics.js';
 import { SUSPENDED_CALL_TTL_MS } from '../../server/src/proxy/upstream/suspended-calls.js';
 import { ManualClock } from '../../server/src/util/clock.js';
+import { createTestDatabase, type TestDatabase } from '../contract/test-databases.js';
 import { connectClient, passthrough, rawCall, startGateway, TEST_UPSTREAM, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
 
 describe('one endpoint, both protocol eras', () => {
@@ -94,9 +96,13 @@ describe('a 2025 upstream asking a 2026 client mid-call', () => {
   const clock = new ManualClock();
   const metrics: Metrics = createMetrics({ defaultMetrics: false });
   const asked: string[] = [];
+  let database: TestDatabase;
+  let audit: AuditLog;
 
   beforeAll(async () => {
-    gw = await startGateway({ servers: { test: tsxCommand(TEST_UPSTREAM) } }, { clock, metrics });
+    database = await createTestDatabase('pglite');
+    audit = new AuditLog(database.db);
+    gw = await startGateway({ servers: { test: tsxCommand(TEST_UPSTREAM) } }, { clock, metrics, audit });
     v2 = await connectClient(`${gw.url}/mcp`, { modern: true, capabilities: { elicitation: {}, sampling: {} } });
     v2.setRequestHandler('elicitation/create', async (request) => {
       asked.push(String(request.params.message));
@@ -107,6 +113,8 @@ describe('a 2025 upstream asking a 2026 client mid-call', () => {
   afterAll(async () => {
     await v2?.close();
     await gw?.close();
+    await audit?.close();
+    await database?.destroy();
   });
 
   const callsEnded = async () =>
@@ -121,6 +129,18 @@ describe('a 2025 upstream asking a 2026 client mid-call', () => {
     // Three calls ended since: two test__stats and one test__elicit, its retry not counted as a call of its own.
     expect(await callsEnded()).toBe(ended + 3);
     expect(textOf(await rawCall(v2, 'test__sample', { prompt: 'hi' }))).toBe('sampled: {"type":"text","text":"sampled in 2026"}');
+  });
+
+  it('audits the call once, and the upstream outcome of each request: input_required, then the result after the answer', async () => {
+    await rawCall(v2, 'test__elicit', { message: 'audited' });
+    await audit.flush();
+    const rows = await database.db.query<{ canonical: string }>(`SELECT canonical FROM audit_events WHERE tool = 'elicit' ORDER BY seq DESC LIMIT 3`);
+    const events = rows.reverse().map((row) => JSON.parse(row.canonical) as { kind: string; upstreamStatus?: string; detail?: unknown });
+    expect(events).toMatchObject([
+      { kind: 'allowed' },
+      { kind: 'executed', upstreamStatus: 'input_required' },
+      { kind: 'executed', upstreamStatus: 'ok', detail: { continuesAfter: 'input_required' } },
+    ]);
   });
 
   it('relays what the upstream reports after the answer to the retry that waits for it', async () => {

@@ -8,6 +8,7 @@ import type { AuditEvent } from '../audit/audit-event.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import type { PipelineObserver } from './run-pipeline.js';
+import type { CallContext, StageResult, ToolCall } from './tool-call.js';
 
 export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalService; policyVersion(): string | undefined; logger: Logger }): PipelineObserver {
   const { audit, approvals, logger } = options;
@@ -18,21 +19,28 @@ export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalSe
       logger.error({ err: (error as Error).message, kind: event.kind }, 'audit append refused');
     }
   };
+  const baseOf = (call: ToolCall, context: CallContext): AuditEvent => {
+    const policyVersion = options.policyVersion();
+    return {
+      kind: 'allowed',
+      server: call.server,
+      tool: call.tool,
+      grant: call.caller.grant,
+      ...(call.caller.agent ? { agent: call.caller.agent } : {}),
+      ...(call.caller.session ? { session: call.caller.session } : {}),
+      callId: call.callId,
+      ...(policyVersion ? { policyVersion } : {}),
+      ...(context.decision ? { rule: context.decision.rule } : {}),
+      ...(context.approvalId ? { approvalId: context.approvalId } : {}),
+    };
+  };
   return {
+    onContinued(call, result, context) {
+      const durationMs = performance.now() - (context.forwardStartedAt ?? performance.now());
+      append({ ...baseOf(call, context), kind: 'executed', upstreamStatus: upstreamStatusOf(result), durationMs, detail: { continuesAfter: 'input_required' } });
+    },
     onEnd(call, stage, result, context) {
-      const policyVersion = options.policyVersion();
-      const base: AuditEvent = {
-        kind: 'allowed',
-        server: call.server,
-        tool: call.tool,
-        grant: call.caller.grant,
-        ...(call.caller.agent ? { agent: call.caller.agent } : {}),
-        ...(call.caller.session ? { session: call.caller.session } : {}),
-        callId: call.callId,
-        ...(policyVersion ? { policyVersion } : {}),
-        ...(context.decision ? { rule: context.decision.rule } : {}),
-        ...(context.approvalId ? { approvalId: context.approvalId } : {}),
-      };
+      const base = baseOf(call, context);
       const durationMs = context.forwardStartedAt === undefined ? undefined : performance.now() - context.forwardStartedAt;
       const executed = (upstreamStatus: string, ok: boolean) => {
         if (context.approvalId && approvals) {
@@ -47,9 +55,8 @@ export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalSe
       if (result.kind === 'respond') {
         switch (result.outcome) {
           case 'executed':
-            return executed('ok', true);
           case 'upstream_error':
-            return executed('tool_error', false);
+            return executed(upstreamStatusOf(result), result.outcome === 'executed');
           case 'denied':
           case 'rate_limited': {
             const text = (result.result.content as { text?: string }[] | undefined)?.[0]?.text;
@@ -60,9 +67,15 @@ export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalSe
             return;
         }
       }
-      const code = (result.error as { code?: unknown }).code;
-      if (stage === 'forward') return executed(`jsonrpc_error:${String(code)}`, false);
+      if (stage === 'forward') return executed(upstreamStatusOf(result), false);
       append({ ...base, kind: 'denied', args: call.args as AuditEvent['args'], reason: `${stage}: ${(result.error as Error).message}` });
     },
   };
+}
+
+/** `ok`, `tool_error`, `input_required` (the upstream asked the client something first) or `jsonrpc_error:<code>`. */
+function upstreamStatusOf(result: Exclude<StageResult, { kind: 'continue' }>): string {
+  if (result.kind === 'error') return `jsonrpc_error:${String((result.error as { code?: unknown }).code)}`;
+  if ((result.result as { resultType?: unknown }).resultType === 'input_required') return 'input_required';
+  return result.outcome === 'upstream_error' ? 'tool_error' : 'ok';
 }

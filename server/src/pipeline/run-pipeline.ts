@@ -3,6 +3,11 @@ import type { CallContext, Stage, StageResult, ToolCall } from './tool-call.js';
 export interface PipelineObserver {
   /** Called once per call with the stage that ended it and its result (audit, metrics). */
   onEnd(call: ToolCall, stage: string, result: Exclude<StageResult, { kind: 'continue' }>, context: CallContext): void;
+  /**
+   * A 2026 client's answer continued a call the pipeline admitted earlier (its upstream asked mid-call, see
+   * SuspendedCalls): only the upstream's outcome is new, the decision was observed when the call began.
+   */
+  onContinued?(call: ToolCall, result: Exclude<StageResult, { kind: 'continue' }>, context: CallContext): void;
 }
 
 /**
@@ -35,15 +40,21 @@ export async function runPipeline(
 /** Several observers as one, each isolated from the others' failures. */
 export function allObservers(observers: readonly (PipelineObserver | undefined)[]): PipelineObserver {
   const present = observers.filter((observer): observer is PipelineObserver => observer !== undefined);
+  const each = (notify: (observer: PipelineObserver) => void) => {
+    for (const observer of present) {
+      try {
+        notify(observer);
+      } catch {
+        // An observer (audit, metrics) never changes the call's outcome.
+      }
+    }
+  };
   return {
     onEnd(call, stage, result, context) {
-      for (const observer of present) {
-        try {
-          observer.onEnd(call, stage, result, context);
-        } catch {
-          // An observer (audit, metrics) never changes the call's outcome.
-        }
-      }
+      each((observer) => observer.onEnd(call, stage, result, context));
+    },
+    onContinued(call, result, context) {
+      each((observer) => observer.onContinued?.(call, result, context));
     },
   };
 }

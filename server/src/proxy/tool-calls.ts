@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { runPipeline, type PipelineObserver } from '../pipeline/run-pipeline.js';
-import type { Caller, Stage, ToolCall } from '../pipeline/tool-call.js';
+import type { CallContext, Caller, Stage, ToolCall } from '../pipeline/tool-call.js';
 import type { Result, ServerContext } from './sdk.js';
 import type { UpstreamLink } from './upstream/upstream-link.js';
 import type { ToolAnnotationsCache } from '../route/tool-annotations.js';
@@ -41,12 +41,25 @@ export async function callTool(
     params: target.tool === target.exposedName ? params : { ...params, name: target.tool },
     caller,
   };
+  const context: CallContext = { mcp, links, approvalAvailable: deps.approvalAvailable };
   const link = links.get(call.server);
   // A 2026 client answering what the upstream asked mid-call continues the call the pipeline admitted.
-  if (link?.continues(mcp)) return link.request('tools/call', call.params, { ctx: mcp });
-  const outcome = await runPipeline(deps.stages, call, { mcp, links, approvalAvailable: deps.approvalAvailable }, deps.observer);
+  if (link?.continues(mcp)) return continueCall(deps, link, call, context);
+  const outcome = await runPipeline(deps.stages, call, context, deps.observer);
   if (outcome.kind === 'error') throw outcome.error;
   return outcome.result;
+}
+
+async function continueCall(deps: ToolCallDeps, link: UpstreamLink, call: ToolCall, context: CallContext): Promise<Result> {
+  context.forwardStartedAt = performance.now();
+  try {
+    const result = await link.request('tools/call', call.params, { ctx: context.mcp });
+    deps.observer?.onContinued?.(call, { kind: 'respond', outcome: result.isError === true ? 'upstream_error' : 'executed', result }, context);
+    return result;
+  } catch (error) {
+    deps.observer?.onContinued?.(call, { kind: 'error', error: error as never }, context);
+    throw error;
+  }
 }
 
 /** Keeps every field of an upstream tools/list page, minus the tools the policy hides. */
