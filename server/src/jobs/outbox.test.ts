@@ -128,7 +128,8 @@ for (const dialect of TEST_DIALECTS) {
           {
             kind: 'slack.post',
             payload: { approvalId: 'ap1' },
-            options: { attempts: 8, backoff: { type: 'exponential', delayMs: 1000 }, key: 'slack:post:ap1', runAt: expect.any(Number) },
+            // Due already: it runs at the queue's now, however the database's clock differs from the queue's.
+            options: { attempts: 8, backoff: { type: 'exponential', delayMs: 1000 }, key: 'slack:post:ap1' },
           },
           { kind: 'expire', payload: { approvalId: 'ap1' }, options: { key: `outbox:${expiry!.id}`, runAt } },
         ]);

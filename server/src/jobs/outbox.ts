@@ -89,7 +89,8 @@ interface OutboxRow {
   kind: string;
   job_key: string | null;
   payload: unknown;
-  run_at: Date;
+  /** Null once due: the job then runs at the queue's own now, not at a time on the database's clock. */
+  run_at: Date | null;
 }
 
 export class OutboxRelay {
@@ -203,7 +204,7 @@ export class OutboxRelay {
     // A full pass takes every row, whenever its writer's transaction began (created_at is that time, not the commit's).
     const old = minAgeMs > 0 ? `AND created_at <= now() - $3::integer * interval '1 millisecond'` : '';
     const rows = await tx.query<OutboxRow>(
-      `SELECT id, kind, job_key, payload, run_at FROM outbox
+      `SELECT id, kind, job_key, payload, CASE WHEN run_at > now() THEN run_at END AS run_at FROM outbox
        WHERE NOT done AND kind = ANY($2::text[]) ${old} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
       minAgeMs > 0 ? [limit, [...this.#kinds.keys()], minAgeMs] : [limit, [...this.#kinds.keys()]],
     );
@@ -211,7 +212,8 @@ export class OutboxRelay {
     for (const row of rows) {
       const key = row.job_key ?? `outbox:${row.id}`;
       try {
-        await this.#options.queue.enqueue(row.kind, row.payload, { ...this.#kinds.get(row.kind), key, runAt: row.run_at.getTime() });
+        const runAt = row.run_at ? { runAt: row.run_at.getTime() } : {};
+        await this.#options.queue.enqueue(row.kind, row.payload, { ...this.#kinds.get(row.kind), key, ...runAt });
       } catch (error) {
         this.#options.logger?.warn(
           { outboxId: row.id, kind: row.kind, key, err: error },
