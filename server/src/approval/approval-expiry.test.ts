@@ -30,7 +30,7 @@ describe.each(TEST_DIALECTS)('approval expiry on the job queue (%s)', (dialect) 
   const queues: MemoryJobQueue[] = [];
 
   afterEach(async () => {
-    for (const service of services.splice(0)) service.close();
+    for (const service of services.splice(0)) await service.close();
     for (const queue of queues.splice(0)) await queue.close();
     await database?.destroy();
   });
@@ -69,7 +69,7 @@ describe.each(TEST_DIALECTS)('approval expiry on the job queue (%s)', (dialect) 
     const scheduler = new ManualScheduler();
     const first = await startService(scheduler);
     const held = (await first.service.request(call('held over a restart'))).approval;
-    first.service.close();
+    await first.service.close();
     await queues.shift()!.close();
 
     const second = await startService(scheduler);

@@ -3,43 +3,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
 import type { Db } from '../db/db.js';
 import { AirlockError } from '../errors/airlock-error.js';
-import type { EnqueueOptions, EnqueueResult, JobQueue } from './job-queue.js';
-import { MemoryJobQueue } from './memory-job-queue.js';
 import { OutboxRelay, type OutboxRelayOptions, writeOutbox } from './outbox.js';
 import { ManualScheduler } from './scheduler.js';
-
-interface Enqueued {
-  kind: string;
-  payload: unknown;
-  options: EnqueueOptions | undefined;
-}
-
-/** Records what reaches the queue, and can refuse or hold jobs, in front of a real in-process queue. */
-class SpyQueue implements JobQueue {
-  readonly enqueued: Enqueued[] = [];
-  readonly inner = new MemoryJobQueue({ scheduler: new ManualScheduler() });
-  refuse: Error | undefined;
-  hold: Promise<void> | undefined;
-  #onEnqueue: (() => void) | undefined;
-
-  handle: JobQueue['handle'] = (kind, handler) => this.inner.handle(kind, handler);
-  remove: JobQueue['remove'] = (key) => this.inner.remove(key);
-  depth: JobQueue['depth'] = () => this.inner.depth();
-  close: JobQueue['close'] = () => this.inner.close();
-
-  async enqueue<P>(kind: string, payload: P, options?: EnqueueOptions): Promise<EnqueueResult> {
-    this.#onEnqueue?.();
-    await this.hold;
-    if (this.refuse) throw this.refuse;
-    this.enqueued.push({ kind, payload, options });
-    return this.inner.enqueue(kind, payload, options);
-  }
-
-  /** Resolves when the next enqueue starts. */
-  nextEnqueue(): Promise<void> {
-    return new Promise((resolve) => (this.#onEnqueue = resolve));
-  }
-}
+import { SpyQueue } from './testing/spy-queue.js';
 
 interface OutboxState {
   id: number;
