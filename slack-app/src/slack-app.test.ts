@@ -249,6 +249,16 @@ describe('Slack app', () => {
     expect(notification.channel).toBe(channelId('#payments-oncall'));
   });
 
+  it('posts once to a channel however often its post job runs (the outbox and the queue deliver at least once)', async () => {
+    const approval = await requestApproval({ channels: ['slack', 'slack:#payments-oncall'] });
+    await h.fake.waitFor('chat.postMessage', 2);
+    await expect.poll(async () => (await service.get(approval.id))?.notifications.length).toBe(2);
+    for (const channel of [DEFAULT_CHANNEL, '#payments-oncall']) await h.queue.enqueue('slack.post', { approvalId: approval.id, channel });
+    // Both ran once they are gone; the approval's expiry job stays.
+    await expect.poll(() => h.queue.depth()).toBe(1);
+    expect(h.fake.callsOf('chat.postMessage').map((c) => c.args['channel'])).toEqual([DEFAULT_CHANNEL, '#payments-oncall']);
+  });
+
   it('approve click → decided as the clicker, message updated without buttons, execution outcome in the thread', async () => {
     const approval = await requestApproval();
     const { message, notification } = await posted(approval);

@@ -166,13 +166,20 @@ export class SlackDelivery implements ChangeJobs {
   async #post({ approvalId, channel }: PostJob): Promise<void> {
     const { desk, client, render } = this.#options;
     const approval = await desk.get(approvalId);
-    if (!approval) return;
+    // Jobs run at least once (the outbox may hand one over twice, catch-up may ask again): a channel that
+    // already shows the request gets no second message.
+    if (!approval || slackNotifications(approval).some((n) => n.channel === channel || n.requested === channel)) return;
     const message = render(approval);
     const posted = await slackCall(() =>
       client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false }),
     );
     if (!posted.channel || !posted.ts) throw new Error('chat.postMessage answered without channel and ts');
-    const notification: ApprovalNotification = { kind: 'slack', channel: posted.channel, ts: posted.ts };
+    const notification: ApprovalNotification = {
+      kind: 'slack',
+      channel: posted.channel,
+      ts: posted.ts,
+      ...(posted.channel === channel ? {} : { requested: channel }),
+    };
     await desk.recordNotification(approvalId, notification);
     await this.#redrawWhileChanging(approvalId, [notification], messageState(approval));
   }

@@ -68,6 +68,8 @@ export interface ApprovalNotification {
   kind: 'slack';
   channel: string;
   ts: string;
+  /** The channel as the request named it (`#payments`), when Slack answered with another name for it (its id). */
+  requested?: string;
 }
 
 export type ApprovalEvent = { type: 'created' | 'joined' | 'voted' | 'decided' | 'executed'; approval: Approval };
