@@ -2,8 +2,8 @@
  * Outbox-style enqueueing: a job that must follow a database change (post the approval request to Slack, expire
  * it at its deadline) is written as an `outbox` row in the transaction that makes the change, so it commits or
  * rolls back with it. An OutboxRelay then hands committed rows to the JobQueue and marks them done. A process
- * that dies between the commit and the hand-over leaves its rows undone, and the next pass delivers them: at
- * start-up, after the next commit this instance reports, or on the retry that follows a failed pass.
+ * that dies between the commit and the hand-over leaves its rows undone, and a later pass, its successor's or
+ * another instance's, delivers them.
  *
  * Delivery is at least once. Rows are claimed with FOR UPDATE SKIP LOCKED, so instances relaying at the same
  * time hand each row over once; but a pass that dies after enqueueing and before committing its `done` marks
