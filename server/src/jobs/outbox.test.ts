@@ -5,19 +5,8 @@ import type { Db } from '../db/db.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import { OutboxRelay, type OutboxRelayOptions, writeOutbox } from './outbox.js';
 import { ManualScheduler } from './scheduler.js';
+import { outboxRows } from './testing/outbox-rows.js';
 import { SpyQueue } from './testing/spy-queue.js';
-
-interface OutboxState {
-  id: number;
-  kind: string;
-  job_key: string | null;
-  payload: unknown;
-  run_at: Date;
-  attempts: number;
-  last_error: string | null;
-  done: boolean;
-  done_at: Date | null;
-}
 
 for (const dialect of TEST_DIALECTS) {
   describe(`outbox on ${dialect}`, () => {
@@ -37,7 +26,7 @@ for (const dialect of TEST_DIALECTS) {
       relays.push(relay);
       return relay;
     };
-    const rows = () => database.db.query<OutboxState>('SELECT * FROM outbox ORDER BY id');
+    const rows = () => outboxRows(database.db);
 
     beforeEach(async () => {
       database = await createTestDatabase(dialect);
