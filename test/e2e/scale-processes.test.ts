@@ -260,7 +260,7 @@ describe('a gateway process killed with SIGKILL while its approval’s jobs wait
     const { a, id } = await holdOnA();
     await expect.poll(() => requestPosts(id).map((c) => c.status), { timeout: 30_000 }).toEqual([429]);
     await expect.poll(() => jobKinds(id, ['delayed']), { timeout: 30_000 }).toEqual([EXPIRE_JOB, 'slack.post']);
-    expect(await outboxOf(id)).toEqual([{ kind: 'slack.post', done: true }, { kind: EXPIRE_JOB, done: true }]);
+    await expect.poll(() => outboxOf(id)).toEqual([{ kind: 'slack.post', done: true }, { kind: EXPIRE_JOB, done: true }]);
 
     await kill(a.child);
     await passDeadline(id);
