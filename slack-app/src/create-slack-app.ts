@@ -27,6 +27,7 @@ export const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 
 export interface SlackAppOptions {
   desk: ApprovalDesk;
+  /** The approval service's own queue: the jobs its outbox hands over run on the handlers the app registers here. */
   queue: JobQueue;
   /** `xoxb-…` (SLACK_BOT_TOKEN). */
   botToken: string;
@@ -58,9 +59,12 @@ export interface SlackApp {
    * middleware, passing anything else on. Undefined in Socket Mode, where there is nothing to serve.
    */
   readonly requestListener: Express | undefined;
-  /** Checks the token, follows the approval service's events, and posts requests no message shows yet. */
+  /**
+   * Checks the token, has the approval service write Slack's jobs with every change it makes from now on, and
+   * posts the requests no message shows yet.
+   */
   start(): Promise<void>;
-  /** Stops following events (and the Socket Mode connection); the queue is the gateway's to close. */
+  /** Stops adding Slack's jobs to changes (and the Socket Mode connection); the queue is the gateway's to close. */
   stop(): Promise<void>;
 }
 
@@ -126,7 +130,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
   registerInteractions(app, { desk, delivery, approvalChannel, logger, grantsOf: options.grantsOf });
 
-  let unsubscribe: (() => void) | undefined;
+  let removeJobs: (() => void) | undefined;
 
   return {
     requestListener,
@@ -141,19 +145,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         // Slack being down must not keep the gateway from starting: delivery retries through the queue.
         logger.warn({ err: error }, 'slack: could not reach Slack at start; requests will be posted when it answers');
       }
-      unsubscribe ??= desk.subscribe((event) => {
-        delivery.onEvent(event).catch((error: unknown) => {
-          logger.error({ err: error, approvalId: event.approval.id, event: event.type }, 'slack: could not queue delivery');
-        });
-      });
+      removeJobs ??= desk.addChangeJobs(delivery);
       const caughtUp = await delivery.catchUp();
       if (caughtUp.posted + caughtUp.redrawn > 0) logger.info(caughtUp, 'slack: catching up on open requests');
       if (options.socketMode) await app.start();
     },
 
     async stop() {
-      unsubscribe?.();
-      unsubscribe = undefined;
+      removeJobs?.();
+      removeJobs = undefined;
       if (options.socketMode) await app.stop();
     },
   };

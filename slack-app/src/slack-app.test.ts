@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Approval, ApprovalDesk, ApprovalEvent, ApprovalNotification } from '../../server/src/approval/approval.js';
 import { ApprovalService, type HeldCall } from '../../server/src/approval/approval-service.js';
 import { AuditLog } from '../../server/src/audit/audit-log.js';
+import type { JobQueue } from '../../server/src/jobs/job-queue.js';
 import { MemoryJobQueue } from '../../server/src/jobs/memory-job-queue.js';
 import { ManualScheduler } from '../../server/src/jobs/scheduler.js';
 import { createLogger } from '../../server/src/log/logger.js';
@@ -46,22 +47,29 @@ const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
 let database: TestDatabase;
 let audit: AuditLog;
+/** The running harness's service; before one starts, a service without a queue, which writes no Slack jobs. */
 let service: ApprovalService;
 
-beforeAll(async () => {
-  database = await createTestDatabase('pglite');
-  audit = new AuditLog(database.db, { flushDelayMs: 1 });
-  service = new ApprovalService({
+/** A service on the test database; with the queue the Slack app runs on, it writes Slack's jobs with its changes. */
+function newService(queue?: JobQueue): ApprovalService {
+  return new ApprovalService({
     db: database.db,
     audit,
     clock: systemClock,
     logger,
     groups: { oncall: [`slack:${ONCALL.id}`, `slack:${REQUESTER.id}`] },
+    ...(queue ? { queue } : {}),
   });
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase('pglite');
+  audit = new AuditLog(database.db, { flushDelayMs: 1 });
+  service = newService();
 }, 60_000);
 
 afterAll(async () => {
-  service?.close();
+  await service?.close();
   await audit?.close();
   await database?.destroy();
 });
@@ -78,6 +86,7 @@ class ObservedDesk implements ApprovalDesk {
     this.decideCalls += 1;
     return this.inner.decide(...args);
   };
+  addChangeJobs: ApprovalDesk['addChangeJobs'] = (jobs) => this.inner.addChangeJobs(jobs);
   recordNotification: ApprovalDesk['recordNotification'] = async (id, notification) => {
     await this.inner.recordNotification(id, notification);
     for (const wake of this.#notified.get(id)?.splice(0) ?? []) wake(notification);
@@ -140,6 +149,9 @@ async function startHarness(): Promise<Harness> {
   const fake = await FakeSlack.start(BOT_TOKEN);
   const scheduler = new ManualScheduler();
   const queue = new MemoryJobQueue({ scheduler, logger });
+  await service.close();
+  service = newService(queue);
+  await service.start();
   const desk = new ObservedDesk(service);
   const slack = createSlackApp({
     desk,
@@ -168,6 +180,7 @@ async function stopHarness(h: Harness | undefined): Promise<void> {
   await h.fake.close();
   // Leaves nothing open for the next test's catch-up to post.
   await service.expireDue(new Date(Date.now() + 365 * 86_400_000));
+  await service.close();
 }
 
 function messageOf(call: SlackCall): { ts: string; text: unknown; blocks: unknown } {
@@ -234,6 +247,16 @@ describe('Slack app', () => {
     const { call, notification } = await posted(approval);
     expect(call.args['channel']).toBe('#payments-oncall');
     expect(notification.channel).toBe(channelId('#payments-oncall'));
+  });
+
+  it('posts once to a channel however often its post job runs (the outbox and the queue deliver at least once)', async () => {
+    const approval = await requestApproval({ channels: ['slack', 'slack:#payments-oncall'] });
+    await h.fake.waitFor('chat.postMessage', 2);
+    await expect.poll(async () => (await service.get(approval.id))?.notifications.length).toBe(2);
+    for (const channel of [DEFAULT_CHANNEL, '#payments-oncall']) await h.queue.enqueue('slack.post', { approvalId: approval.id, channel });
+    // Both ran once they are gone; the approval's expiry job stays.
+    await expect.poll(() => h.queue.depth()).toBe(1);
+    expect(h.fake.callsOf('chat.postMessage').map((c) => c.args['channel'])).toEqual([DEFAULT_CHANNEL, '#payments-oncall']);
   });
 
   it('approve click → decided as the clicker, message updated without buttons, execution outcome in the thread', async () => {
@@ -461,8 +484,9 @@ describe('Slack app', () => {
     const approval = await requestApproval();
     const refused = await h.fake.waitFor('chat.postMessage');
     expect(refused.status).toBe(429);
-    await h.scheduler.untilTimerSet();
-    expect(h.scheduler.pending()).toEqual([h.scheduler.now() + 7000]);
+    // The post's retry, and the approval's expiry job (due on the system clock, far ahead of this scheduler's).
+    await h.scheduler.untilTimerSet(2);
+    expect(h.scheduler.pending()).toEqual([h.scheduler.now() + 7000, Date.parse(approval.expiresAt)]);
     await h.scheduler.advance(6999);
     expect(h.fake.callsOf('chat.postMessage')).toHaveLength(1);
     await h.scheduler.advance(1);
@@ -478,12 +502,13 @@ describe('Slack app', () => {
     h.fake.fail('chat.postMessage', { status: 503 }, 2);
     const approval = await requestApproval();
     await h.fake.waitFor('chat.postMessage', 1);
-    await h.scheduler.untilTimerSet();
-    expect(h.scheduler.pending()).toEqual([h.scheduler.now() + 1000]);
+    // Each retry, and the approval's expiry job.
+    await h.scheduler.untilTimerSet(2);
+    expect(h.scheduler.pending()).toEqual([h.scheduler.now() + 1000, Date.parse(approval.expiresAt)]);
     await h.scheduler.advance(1000);
     await h.fake.waitFor('chat.postMessage', 2);
-    await h.scheduler.untilTimerSet();
-    expect(h.scheduler.pending()).toEqual([h.scheduler.now() + 2000]);
+    await h.scheduler.untilTimerSet(2);
+    expect(h.scheduler.pending()).toEqual([h.scheduler.now() + 2000, Date.parse(approval.expiresAt)]);
     // Slack is down, the console is not: a decision lands before the request is ever shown.
     await service.decide(approval.id, { decision: 'approve' }, { id: 'web:carol', via: 'web' });
     await h.scheduler.advance(2000);
@@ -530,17 +555,22 @@ describe('Slack app start', () => {
     expect(slack.requestListener).toBeUndefined();
   });
 
-  it('refuses a bad bot token, and starts anyway while Slack is unreachable', async () => {
+  it('refuses a bad bot token and an approval service without a queue, and starts anyway while Slack is unreachable', async () => {
     const fake = await FakeSlack.start('xoxb-another-token');
     const queue = new MemoryJobQueue({ scheduler: new ManualScheduler() });
-    const options = { desk: service, queue, signingSecret: SIGNING_SECRET, approvalChannel: DEFAULT_CHANNEL, consoleUrl: 'https://airlock.example', logger };
+    const desk = newService(queue);
+    const options = { desk, queue, signingSecret: SIGNING_SECRET, approvalChannel: DEFAULT_CHANNEL, consoleUrl: 'https://airlock.example', logger };
     try {
       await expect(createSlackApp({ ...options, botToken: BOT_TOKEN, apiUrl: fake.url }).start()).rejects.toThrow('Slack refused SLACK_BOT_TOKEN: invalid_auth');
       fake.fail('auth.test', { status: 503 });
       const down = createSlackApp({ ...options, queue: new MemoryJobQueue({ scheduler: new ManualScheduler() }), botToken: 'xoxb-another-token', apiUrl: fake.url });
       await down.start();
       await down.stop();
+      // Its changes could never carry Slack's jobs: nothing would ever be posted.
+      const noQueue = createSlackApp({ ...options, desk: newService(), queue: new MemoryJobQueue(), botToken: 'xoxb-another-token', apiUrl: fake.url });
+      await expect(noQueue.start()).rejects.toThrow('jobs that follow approval changes need a job queue');
     } finally {
+      await desk.close();
       await fake.close();
     }
   });

@@ -1,6 +1,8 @@
 /**
  * Everything the app sends to Slack goes through the job queue, so a Slack outage or a 429 delays a message
- * but never blocks a decision or loses a request (the console keeps working from the database meanwhile).
+ * but never blocks a decision or loses a request (the console keeps working from the database meanwhile). The
+ * jobs a change needs are written with the change, to the outbox (`jobsFor`, ApprovalDesk.addChangeJobs): once,
+ * by the instance that made it, and queued even if that instance dies right after its commit.
  *
  * Jobs carry ids only and read the approval when they run, so a late job draws the latest state, and a job run
  * on any instance draws the same thing. After drawing, a job reads the approval again and redraws if it changed
@@ -9,8 +11,9 @@
  */
 import type { webApi } from '@slack/bolt';
 
-import type { Approval, ApprovalDesk, ApprovalEvent, ApprovalNotification } from '../../server/src/approval/approval.js';
-import type { EnqueueOptions, JobQueue } from '../../server/src/jobs/job-queue.js';
+import type { Approval, ApprovalDesk, ApprovalEvent, ApprovalNotification, ChangeJobs } from '../../server/src/approval/approval.js';
+import type { JobQueue, RetryOptions } from '../../server/src/jobs/job-queue.js';
+import type { OutboxJob } from '../../server/src/jobs/outbox.js';
 import { executionReply, messageState, type SlackMessage } from './approval-message.js';
 import { slackCall } from './slack-errors.js';
 
@@ -22,9 +25,14 @@ const SLACK_JOBS = {
 } as const;
 
 /** 15 attempts, waits doubling from 1 s to at most 5 min: about 34 minutes, longer than a default 15-minute approval. */
-const DELIVERY: EnqueueOptions = { attempts: 15, backoff: { type: 'exponential', delayMs: 1000, maxDelayMs: 300_000 } };
+const DELIVERY: RetryOptions = { attempts: 15, backoff: { type: 'exponential', delayMs: 1000, maxDelayMs: 300_000 } };
+const DELIVERY_KINDS: Readonly<Record<string, RetryOptions>> = {
+  [SLACK_JOBS.post]: DELIVERY,
+  [SLACK_JOBS.redraw]: DELIVERY,
+  [SLACK_JOBS.threadReply]: DELIVERY,
+};
 /** An ephemeral answer is only useful while the clicker is looking. */
-const EPHEMERAL: EnqueueOptions = { attempts: 3, backoff: { type: 'exponential', delayMs: 1000 } };
+const EPHEMERAL: RetryOptions = { attempts: 3, backoff: { type: 'exponential', delayMs: 1000 } };
 /** Bounds the redraw loop; each round means the approval changed again while drawing. */
 const MAX_REDRAWS = 5;
 
@@ -69,7 +77,8 @@ export function targetChannels(channels: readonly string[], approvalChannel: str
   return [...targets];
 }
 
-export class SlackDelivery {
+export class SlackDelivery implements ChangeJobs {
+  readonly kinds = DELIVERY_KINDS;
   readonly #options: SlackDeliveryOptions;
 
   constructor(options: SlackDeliveryOptions) {
@@ -81,52 +90,39 @@ export class SlackDelivery {
     queue.handle<EphemeralJob>(SLACK_JOBS.ephemeral, (job) => this.#ephemeral(job.payload));
   }
 
-  /** Turns one approval change into the Slack work it needs. */
-  async onEvent({ type, approval }: ApprovalEvent): Promise<void> {
+  /** The Slack work one approval change needs. */
+  jobsFor({ type, approval }: ApprovalEvent): OutboxJob[] {
     switch (type) {
       case 'created':
-        await this.post(approval);
-        return;
+        return this.#postJobs(approval);
       case 'joined':
         // One request, one message: an identical call waits on the decision already asked for.
-        return;
+        return [];
       case 'voted':
       case 'decided':
-        await this.redraw(approval);
-        return;
-      case 'executed':
-        await this.redraw(approval);
-        if (executionReply(approval)) {
-          for (const { channel, ts } of slackNotifications(approval)) {
-            await this.#options.queue.enqueue<ThreadReplyJob>(
-              SLACK_JOBS.threadReply,
-              { approvalId: approval.id, channel, ts },
-              { ...DELIVERY, key: `slack:thread:${approval.id}:${channel}:${ts}` },
-            );
-          }
-        }
-        return;
+        return [redrawJob(approval)];
+      case 'executed': {
+        const replies = executionReply(approval) ? slackNotifications(approval) : [];
+        return [
+          redrawJob(approval),
+          ...replies.map(({ channel, ts }): OutboxJob<ThreadReplyJob> => ({
+            kind: SLACK_JOBS.threadReply,
+            key: `slack:thread:${approval.id}:${channel}:${ts}`,
+            payload: { approvalId: approval.id, channel, ts },
+          })),
+        ];
+      }
     }
   }
 
+  /** Posts the request now, outside any change (catching up after a restart). */
   async post(approval: Approval): Promise<void> {
-    const channels = targetChannels(approval.spec.channels, this.#options.approvalChannel);
-    for (const channel of channels) {
-      await this.#options.queue.enqueue<PostJob>(
-        SLACK_JOBS.post,
-        { approvalId: approval.id, channel },
-        { ...DELIVERY, key: `slack:post:${approval.id}:${channel}` },
-      );
-    }
+    await this.#enqueue(this.#postJobs(approval));
   }
 
-  /** Redraws every message of the approval (keyed by state, so one change is drawn once however often asked). */
+  /** Redraws every message of the approval now, outside any change (a click on a stale message). */
   async redraw(approval: Approval): Promise<void> {
-    await this.#options.queue.enqueue<RedrawJob>(
-      SLACK_JOBS.redraw,
-      { approvalId: approval.id },
-      { ...DELIVERY, key: `slack:redraw:${approval.id}:${messageState(approval)}` },
-    );
+    await this.#enqueue([redrawJob(approval)]);
   }
 
   async ephemeral(channel: string, user: string, text: string): Promise<void> {
@@ -155,16 +151,35 @@ export class SlackDelivery {
     return { posted, redrawn };
   }
 
+  #postJobs(approval: Approval): OutboxJob<PostJob>[] {
+    return targetChannels(approval.spec.channels, this.#options.approvalChannel).map((channel) => ({
+      kind: SLACK_JOBS.post,
+      key: `slack:post:${approval.id}:${channel}`,
+      payload: { approvalId: approval.id, channel },
+    }));
+  }
+
+  async #enqueue(jobs: readonly OutboxJob[]): Promise<void> {
+    for (const { kind, key, payload } of jobs) await this.#options.queue.enqueue(kind, payload, { ...DELIVERY_KINDS[kind], key });
+  }
+
   async #post({ approvalId, channel }: PostJob): Promise<void> {
     const { desk, client, render } = this.#options;
     const approval = await desk.get(approvalId);
-    if (!approval) return;
+    // Jobs run at least once (the outbox may hand one over twice, catch-up may ask again): a channel that
+    // already shows the request gets no second message.
+    if (!approval || slackNotifications(approval).some((n) => n.channel === channel || n.requested === channel)) return;
     const message = render(approval);
     const posted = await slackCall(() =>
       client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false }),
     );
     if (!posted.channel || !posted.ts) throw new Error('chat.postMessage answered without channel and ts');
-    const notification: ApprovalNotification = { kind: 'slack', channel: posted.channel, ts: posted.ts };
+    const notification: ApprovalNotification = {
+      kind: 'slack',
+      channel: posted.channel,
+      ts: posted.ts,
+      ...(posted.channel === channel ? {} : { requested: channel }),
+    };
     await desk.recordNotification(approvalId, notification);
     await this.#redrawWhileChanging(approvalId, [notification], messageState(approval));
   }
@@ -208,4 +223,9 @@ export class SlackDelivery {
 
 function slackNotifications(approval: Approval): ApprovalNotification[] {
   return approval.notifications.filter((n) => n.kind === 'slack');
+}
+
+/** Keyed by the state drawn, so one change is drawn once however often it is asked for. */
+function redrawJob(approval: Approval): OutboxJob<RedrawJob> {
+  return { kind: SLACK_JOBS.redraw, key: `slack:redraw:${approval.id}:${messageState(approval)}`, payload: { approvalId: approval.id } };
 }

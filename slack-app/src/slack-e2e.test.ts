@@ -37,7 +37,7 @@ describe('approving from Slack, end to end with the SDK client waiting', () => {
   beforeAll(async () => {
     fake = await FakeSlack.start(BOT_TOKEN);
     queue = new MemoryJobQueue();
-    gw = await startApprovalGateway('pglite', POLICY, { syncCap: '10m', heartbeat: '1s' }, { routes: (service) => {
+    gw = await startApprovalGateway('pglite', POLICY, { syncCap: '10m', heartbeat: '1s' }, { queue, routes: (service) => {
       slack = createSlackApp({
         desk: service,
         queue,

@@ -94,7 +94,7 @@ describe('two instances on PostgreSQL and Redis', () => {
 
   afterAll(async () => {
     for (const { gateway, service, audit, bus } of instances) {
-      service.close();
+      await service.close();
       await gateway.close();
       await audit.close();
       await bus.close();

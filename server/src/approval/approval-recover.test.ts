@@ -43,7 +43,7 @@ describe.each(TEST_DIALECTS)('who may decide on %s', (dialect) => {
     }
     expect((await service.get(approval.id))?.status).toBe('pending');
     expect(await service.decide(approval.id, { decision: 'approve' }, { id: 'web:bob', via: 'web' })).toMatchObject({ ok: true, final: true });
-    service.close();
+    await service.close();
   });
 });
 

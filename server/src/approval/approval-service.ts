@@ -4,7 +4,8 @@
  *
  * Every change is a transaction holding the conditional UPDATE and its audit event, so a change and its audit
  * row commit together or not at all, and the first of approve, reject, expiry and cancellation wins. Listeners
- * and waiting calls hear of a change only after it committed.
+ * and waiting calls hear of a change only after it committed. The jobs that must follow a change (its expiry,
+ * Slack's messages) are outbox rows of the same transaction, which this instance's relay hands to the queue.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -13,8 +14,11 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { canonicalJson, hashJson, sha256Hex, type JsonObject } from '../audit/hash-chain.js';
 import { redactArgs } from '../audit/redact.js';
 import type { EventBus } from '../bus/event-bus.js';
-import { RetryAfter, type JobQueue } from '../jobs/job-queue.js';
+import { RetryAfter, type JobQueue, type RetryOptions } from '../jobs/job-queue.js';
+import { OutboxRelay, writeOutbox, type OutboxJob } from '../jobs/outbox.js';
+import type { Scheduler } from '../jobs/scheduler.js';
 import type { Db } from '../db/db.js';
+import { AirlockError } from '../errors/airlock-error.js';
 import type { Logger } from '../log/logger.js';
 import type { ApprovalSpec, Caller } from '../policy/index.js';
 import type { ToolAnnotations } from '../route/tool-annotations.js';
@@ -27,6 +31,7 @@ import type {
   ApprovalEvent,
   ApprovalNotification,
   ApprovalStatus,
+  ChangeJobs,
   DecideOutcome,
   DecisionBody,
 } from './approval.js';
@@ -64,15 +69,26 @@ export interface ApprovalServiceOptions {
   recheckMs?: number;
   /**
    * Drives expiry as delayed jobs (DESIGN.md §2): one `approval.expire` job per open approval, keyed by its id,
-   * removed when it is decided. Without a queue, a timer on the next expiry does the same.
+   * written to the outbox with the approval and removed when it is decided. Without a queue, a timer on the next
+   * expiry does the same, and no other jobs can follow changes (`addChangeJobs`).
    */
   queue?: JobQueue;
-  /** How often open approvals' expiry jobs are armed again (default 60 s), so none is lost between commit and enqueue. */
+  /**
+   * How often open approvals' expiry jobs are armed again (default 60 s): a Redis without persistence loses its
+   * jobs when it restarts, and the in-process queue loses them when the process exits.
+   */
   rearmMs?: number;
+  /** Times the outbox relay's retries and sweeps; tests pass a ManualScheduler. */
+  scheduler?: Scheduler;
 }
 
 export const EXPIRE_JOB = 'approval.expire';
 const expireKey = (id: string) => `${EXPIRE_JOB}:${id}`;
+const EXPIRY_RETRY: RetryOptions = { attempts: 5 };
+
+function expiryJob(id: string, expiresAt: Date): OutboxJob<{ approvalId: string }> {
+  return { kind: EXPIRE_JOB, key: expireKey(id), payload: { approvalId: id }, runAt: expiresAt.getTime() };
+}
 
 /** The bus channel of approval changes; messages carry only ids, every instance re-reads the row. */
 export const APPROVALS_CHANNEL = 'approvals';
@@ -104,6 +120,13 @@ export class ApprovalService implements ApprovalDesk {
   readonly #recheckMs: number;
   readonly #queue: JobQueue | undefined;
   readonly #rearmMs: number;
+  readonly #relay: OutboxRelay | undefined;
+  readonly #changeJobs = new Set<ChangeJobs>();
+  /**
+   * The approvals (as the change's event carries them) whose change wrote outbox rows, until the change is published
+   * after its commit and wakes the relay. A change rolled back is never published, and its entry goes with it.
+   */
+  readonly #wroteJobs = new WeakSet<Approval>();
   #rearmTimer: NodeJS.Timeout | undefined;
   #busOff: (() => void)[] = [];
   /** Approvals calls wait on here, as they were when held: what #decideHeld decides without reading them. */
@@ -128,16 +151,20 @@ export class ApprovalService implements ApprovalDesk {
     this.#recheckMs = options.recheckMs ?? 3000;
     this.#queue = options.queue;
     this.#rearmMs = options.rearmMs ?? 60_000;
+    this.#relay =
+      options.queue &&
+      new OutboxRelay({ db: options.db, queue: options.queue, logger: options.logger, kinds: { [EXPIRE_JOB]: EXPIRY_RETRY }, scheduler: options.scheduler });
   }
 
   /**
-   * Starts the background work: expiry jobs (armed again for every open approval, so a restart or a crash between
-   * a commit and its enqueue loses none) and listening to the other instances' changes. Resolves once subscribed,
-   * so nothing published later is missed.
+   * Starts the background work: the outbox relay (rows a dead instance left are handed over now), expiry jobs
+   * (armed again for every open approval, so a queue that lost its jobs loses no expiry) and listening to the other
+   * instances' changes. Resolves once subscribed, so nothing published later is missed.
    */
   async start(): Promise<void> {
     if (this.#queue) {
       this.#queue.handle<{ approvalId: string }>(EXPIRE_JOB, (job) => this.#expireJob(job.payload.approvalId));
+      this.#relay!.start();
       await this.#rearmExpiries();
       this.#rearmTimer = setInterval(() => void this.#rearmExpiries(), this.#rearmMs);
       this.#rearmTimer.unref();
@@ -166,7 +193,8 @@ export class ApprovalService implements ApprovalDesk {
 
   /** Idempotent: the job key keeps one expiry job per approval. */
   async #armExpiryJob(id: string, expiresAt: Date): Promise<void> {
-    await this.#queue!.enqueue(EXPIRE_JOB, { approvalId: id }, { key: expireKey(id), runAt: expiresAt.getTime(), attempts: 5 });
+    const { kind, payload, key, runAt } = expiryJob(id, expiresAt);
+    await this.#queue!.enqueue(kind, payload, { ...EXPIRY_RETRY, key, runAt });
   }
 
   /** The expiry job of one approval; early (another clock), it comes back when due. */
@@ -206,6 +234,13 @@ export class ApprovalService implements ApprovalDesk {
 
   async recordNotification(id: string, notification: ApprovalNotification): Promise<void> {
     await store.addNotification(this.#db, id, notification);
+  }
+
+  addChangeJobs(jobs: ChangeJobs): () => void {
+    if (!this.#relay) throw new AirlockError('INTERNAL', 'jobs that follow approval changes need a job queue, and this approval service has none');
+    this.#changeJobs.add(jobs);
+    this.#relay.accept(jobs.kinds);
+    return () => void this.#changeJobs.delete(jobs);
   }
 
   async decide(id: string, body: DecisionBody, actor: Actor): Promise<DecideOutcome> {
@@ -279,13 +314,13 @@ export class ApprovalService implements ApprovalDesk {
       if (body.decision === 'approve' && approvals < approval.spec.quorum) {
         await this.#audit.appendInTransaction(tx, { ...base, kind: 'approval_vote', actor: actor.id, via: actor.via, reason: reason ?? undefined, detail: { approvals, quorum: approval.spec.quorum } });
         const updated = (await store.getApproval(tx, id))!;
-        return { ok: true, approval: updated, final: false, event: { type: 'voted', approval: updated } };
+        return { ok: true, approval: updated, final: false, event: await this.#withJobs(tx, { type: 'voted', approval: updated }) };
       }
       const status = body.decision === 'approve' ? 'approved' : 'rejected';
       const decided = await store.closeApproval(tx, id, { status, by: actor.id, via: actor.via, reason, at: now });
       if (!decided) return alreadyDecided((await store.getApproval(tx, id))!);
       await this.#audit.appendInTransaction(tx, { ...base, kind: status, actor: actor.id, via: actor.via, reason: reason ?? undefined, occurredAt: now });
-      return { ok: true, approval: decided, final: true, event: { type: 'decided', approval: decided } };
+      return { ok: true, approval: decided, final: true, event: await this.#withJobs(tx, { type: 'decided', approval: decided }) };
     });
   }
 
@@ -344,18 +379,12 @@ export class ApprovalService implements ApprovalDesk {
         detail: { expiresAt: joined.approval.expiresAt, approvers: joined.approval.spec.approvers, joinedCount: joined.approval.joinedCount },
         occurredAt: now,
       });
+      await this.#withJobs(tx, { type: joined.joined ? 'joined' : 'created', approval: joined.approval });
       return joined;
     });
     const decision = wait ? this.#waitForDecision(result.approval, wait) : undefined;
     this.#publish({ type: result.joined ? 'joined' : 'created', approval: result.approval });
-    if (this.#queue) {
-      if (!result.joined) {
-        // A failure here is repaired by the periodic re-arm; the call must not fail for it.
-        await this.#armExpiryJob(result.approval.id, new Date(result.approval.expiresAt)).catch((error: Error) =>
-          this.#logger.warn({ approval: result.approval.id, err: error.message }, 'could not arm the expiry job; it is armed again shortly'),
-        );
-      }
-    } else if (this.#expiryAt === undefined || Date.parse(result.approval.expiresAt) < this.#expiryAt) {
+    if (!this.#queue && (this.#expiryAt === undefined || Date.parse(result.approval.expiresAt) < this.#expiryAt)) {
       // Only an approval due before the armed timer needs the timer moved.
       this.#armExpiry();
     }
@@ -422,6 +451,7 @@ export class ApprovalService implements ApprovalDesk {
       if ((await store.leave(tx, id)) !== 'last') return undefined;
       const closed = await store.closeApproval(tx, id, { status: 'cancelled', by: 'system', via: 'system', reason, at: now });
       if (closed) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'cancelled', actor: 'system', via: 'system', reason, occurredAt: now });
+      if (closed) await this.#withJobs(tx, { type: 'decided', approval: closed });
       return closed;
     });
     if (cancelled) this.#publish({ type: 'decided', approval: cancelled });
@@ -439,6 +469,7 @@ export class ApprovalService implements ApprovalDesk {
           durationMs: outcome.durationMs,
           occurredAt: now,
         });
+        await this.#withJobs(tx, { type: 'executed', approval: updated });
       }
       return updated;
     });
@@ -465,6 +496,7 @@ export class ApprovalService implements ApprovalDesk {
       const reason = approve ? `no decision within ${wait}; the rule approves on timeout` : `no decision within ${wait}`;
       const decided = await store.closeApproval(tx, id, { status: approve ? 'approved' : 'expired', by: 'system', via: 'system', reason, at: now });
       if (decided) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(decided), kind: approve ? 'approved' : 'expired', actor: 'system', via: 'timer', reason, occurredAt: now });
+      if (decided) await this.#withJobs(tx, { type: 'decided', approval: decided });
       return decided;
     });
     if (closed) this.#publish({ type: 'decided', approval: closed });
@@ -521,12 +553,14 @@ export class ApprovalService implements ApprovalDesk {
     );
   }
 
-  close(): void {
+  /** Stops the background work; the relay's pass under way ends first, so close this before the queue. */
+  async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#expiryTimer);
     clearInterval(this.#recheckTimer);
     clearInterval(this.#rearmTimer);
-    for (const off of this.#busOff) off();
+    for (const off of this.#busOff.splice(0)) off();
+    await this.#relay?.close();
   }
 
   #auditBase(approval: Approval): AuditEvent {
@@ -542,7 +576,20 @@ export class ApprovalService implements ApprovalDesk {
     };
   }
 
-  /** After commit: tell this instance, then the others. */
+  /**
+   * Inside a change's transaction: writes the jobs that follow it (a new approval's expiry, the listeners' own) to
+   * the outbox, and answers the event.
+   */
+  async #withJobs(tx: Db, event: ApprovalEvent): Promise<ApprovalEvent> {
+    if (!this.#relay) return event;
+    const jobs = [...this.#changeJobs].flatMap((source) => source.jobsFor(event));
+    if (event.type === 'created') jobs.push(expiryJob(event.approval.id, new Date(event.approval.expiresAt)));
+    for (const job of jobs) await writeOutbox(tx, job);
+    if (jobs.length > 0) this.#wroteJobs.add(event.approval);
+    return event;
+  }
+
+  /** After commit: tell this instance, then the others, then hand the change's jobs to the queue. */
   #publish(event: ApprovalEvent): void {
     if (event.type === 'decided' && this.#queue) {
       // Best effort: a job that survives finds the approval decided and does nothing.
@@ -553,6 +600,7 @@ export class ApprovalService implements ApprovalDesk {
       const message: ChangeMessage = { origin: this.#instanceId, approvalId: event.approval.id, type: event.type };
       void this.#bus.publish(APPROVALS_CHANNEL, message);
     }
+    if (this.#wroteJobs.delete(event.approval)) this.#relay!.wake();
   }
 
   /** Wakes the calls waiting on a decided approval, then tells the listeners. */

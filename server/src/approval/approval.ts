@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 
+import type { RetryOptions } from '../jobs/job-queue.js';
+import type { OutboxJob } from '../jobs/outbox.js';
 import type { ApprovalSpec } from '../policy/index.js';
 import type { ToolAnnotations } from '../route/tool-annotations.js';
 
@@ -66,9 +68,24 @@ export interface ApprovalNotification {
   kind: 'slack';
   channel: string;
   ts: string;
+  /** The channel as the request named it (`#payments`), when Slack answered with another name for it (its id). */
+  requested?: string;
 }
 
 export type ApprovalEvent = { type: 'created' | 'joined' | 'voted' | 'decided' | 'executed'; approval: Approval };
+
+/**
+ * Jobs that must follow changes (Slack's messages): `jobsFor` runs inside each change's transaction, on the
+ * instance making the change, and what it answers is written to the outbox with the change. So the jobs run once
+ * per change, not once per instance that hears of it, and are queued after the commit even if the process dies
+ * right then.
+ */
+export interface ChangeJobs {
+  /** Every kind `jobsFor` answers, with how hard the queue tries it. */
+  kinds: Readonly<Record<string, RetryOptions>>;
+  /** Pure and quick: it runs inside the transaction, and a throw rolls the change back. */
+  jobsFor(event: ApprovalEvent): readonly OutboxJob[];
+}
 
 /** Who is deciding. `id` is what approver lists name: `slack:U024BE7LH`, `web:alice`. */
 export interface Actor {
@@ -96,4 +113,6 @@ export interface ApprovalDesk {
   subscribe(listener: (event: ApprovalEvent) => void): () => void;
   /** Remembers where the request was posted (idempotent for the same channel and ts). */
   recordNotification(id: string, notification: ApprovalNotification): Promise<void>;
+  /** Writes these jobs with every later change; returns the function that stops it. */
+  addChangeJobs(jobs: ChangeJobs): () => void;
 }

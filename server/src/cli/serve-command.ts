@@ -84,6 +84,9 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     policy?.close();
     await gateway?.close();
     await slack?.stop();
+    // Its outbox relay hands jobs to the queue, so the approval service stops first; rows it leaves wait in the
+    // database for the next start or another instance.
+    await storage.approvals.close();
     await queue.close();
     await limitStore.close();
     await storage.close();

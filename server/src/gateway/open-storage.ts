@@ -21,7 +21,7 @@ export interface Storage {
   db: Db;
   audit: AuditLog;
   approvals: ApprovalService;
-  /** Flushes the audit log, stops timers and closes the database. */
+  /** Stops the approval service's background work (if not yet), flushes the audit log and closes the database. */
   close(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     audit,
     approvals,
     async close() {
-      approvals.close();
+      await approvals.close();
       await audit.close();
       await db.close();
     },

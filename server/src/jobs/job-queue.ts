@@ -44,6 +44,9 @@ export interface EnqueueOptions {
   backoff?: Backoff;
 }
 
+/** How hard the queue tries one kind of job; the kind's owner knows, whoever enqueues it. */
+export type RetryOptions = Pick<EnqueueOptions, 'attempts' | 'backoff'>;
+
 export interface Job<P = unknown> {
   readonly id: string;
   readonly kind: string;

@@ -1,56 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
+import type { Db } from '../db/db.js';
 import { AirlockError } from '../errors/airlock-error.js';
-import type { EnqueueOptions, EnqueueResult, JobQueue } from './job-queue.js';
-import { MemoryJobQueue } from './memory-job-queue.js';
-import { OutboxRelay, writeOutbox } from './outbox.js';
+import { OutboxRelay, type OutboxRelayOptions, writeOutbox } from './outbox.js';
 import { ManualScheduler } from './scheduler.js';
-
-interface Enqueued {
-  kind: string;
-  payload: unknown;
-  options: EnqueueOptions | undefined;
-}
-
-/** Records what reaches the queue, and can refuse or hold jobs, in front of a real in-process queue. */
-class SpyQueue implements JobQueue {
-  readonly enqueued: Enqueued[] = [];
-  readonly inner = new MemoryJobQueue({ scheduler: new ManualScheduler() });
-  refuse: Error | undefined;
-  hold: Promise<void> | undefined;
-  #onEnqueue: (() => void) | undefined;
-
-  handle: JobQueue['handle'] = (kind, handler) => this.inner.handle(kind, handler);
-  remove: JobQueue['remove'] = (key) => this.inner.remove(key);
-  depth: JobQueue['depth'] = () => this.inner.depth();
-  close: JobQueue['close'] = () => this.inner.close();
-
-  async enqueue<P>(kind: string, payload: P, options?: EnqueueOptions): Promise<EnqueueResult> {
-    this.#onEnqueue?.();
-    await this.hold;
-    if (this.refuse) throw this.refuse;
-    this.enqueued.push({ kind, payload, options });
-    return this.inner.enqueue(kind, payload, options);
-  }
-
-  /** Resolves when the next enqueue starts. */
-  nextEnqueue(): Promise<void> {
-    return new Promise((resolve) => (this.#onEnqueue = resolve));
-  }
-}
-
-interface OutboxState {
-  id: number;
-  kind: string;
-  job_key: string | null;
-  payload: unknown;
-  run_at: Date;
-  attempts: number;
-  last_error: string | null;
-  done: boolean;
-  done_at: Date | null;
-}
+import { outboxRows } from './testing/outbox-rows.js';
+import { SpyQueue } from './testing/spy-queue.js';
 
 for (const dialect of TEST_DIALECTS) {
   describe(`outbox on ${dialect}`, () => {
@@ -59,17 +15,18 @@ for (const dialect of TEST_DIALECTS) {
     let scheduler: ManualScheduler;
     const relays: OutboxRelay[] = [];
 
-    const newRelay = (db = database.db) => {
+    const newRelay = (options: Partial<OutboxRelayOptions> = {}) => {
       const relay = new OutboxRelay({
-        db,
+        db: database.db,
         queue,
         scheduler,
-        jobOptions: { 'slack.post': { attempts: 8, backoff: { type: 'exponential', delayMs: 1000 } } },
+        kinds: { 'slack.post': { attempts: 8, backoff: { type: 'exponential', delayMs: 1000 } }, expire: {} },
+        ...options,
       });
       relays.push(relay);
       return relay;
     };
-    const rows = () => database.db.query<OutboxState>('SELECT * FROM outbox ORDER BY id');
+    const rows = () => outboxRows(database.db);
 
     beforeEach(async () => {
       database = await createTestDatabase(dialect);
@@ -126,7 +83,8 @@ for (const dialect of TEST_DIALECTS) {
           {
             kind: 'slack.post',
             payload: { approvalId: 'ap1' },
-            options: { attempts: 8, backoff: { type: 'exponential', delayMs: 1000 }, key: 'slack:post:ap1', runAt: expect.any(Number) },
+            // Due already: it runs at the queue's now, however the database's clock differs from the queue's.
+            options: { attempts: 8, backoff: { type: 'exponential', delayMs: 1000 }, key: 'slack:post:ap1' },
           },
           { kind: 'expire', payload: { approvalId: 'ap1' }, options: { key: `outbox:${expiry!.id}`, runAt } },
         ]);
@@ -154,10 +112,97 @@ for (const dialect of TEST_DIALECTS) {
 
       it('relays in batches until no undone row is left', async () => {
         for (let i = 0; i < 5; i++) await writeOutbox(database.db, { kind: 'expire', payload: { i } });
-        const relay = new OutboxRelay({ db: database.db, queue, scheduler, batchSize: 2 });
-        relays.push(relay);
-        expect(await relay.relay()).toBe(5);
+        expect(await newRelay({ batchSize: 2 }).relay()).toBe(5);
         expect(queue.enqueued.map((job) => job.payload)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }]);
+      });
+    });
+
+    describe('OutboxRelay kinds', () => {
+      it('leaves rows of a kind it does not know to a relay that does, and hands them over once told', async () => {
+        await writeOutbox(database.db, { kind: 'slack.redraw', key: 'slack:redraw:ap1:decided', payload: { approvalId: 'ap1' } });
+        await writeOutbox(database.db, { kind: 'expire', payload: { approvalId: 'ap1' } });
+        const relay = newRelay();
+        expect(await relay.relay()).toBe(1);
+        expect(await rows()).toMatchObject([{ kind: 'slack.redraw', done: false, attempts: 0 }, { kind: 'expire', done: true }]);
+
+        relay.accept({ 'slack.redraw': { attempts: 15 } });
+        await expect.poll(async () => (await rows()).map((row) => row.done)).toEqual([true, true]);
+        expect(queue.enqueued[1]).toMatchObject({ kind: 'slack.redraw', options: { attempts: 15, key: 'slack:redraw:ap1:decided' } });
+      });
+    });
+
+    describe('OutboxRelay in the background', () => {
+      const age = (id: number, interval: string) => database.db.query(`UPDATE outbox SET created_at = created_at - interval '${interval}' WHERE id = $1`, [id]);
+      /** Resolves once the start's own pass is over, so the next sweep is not skipped for a pass under way. */
+      const started = async (relay: OutboxRelay) => {
+        relay.start();
+        await new Promise((resolve) => setImmediate(resolve));
+        await relay.relay();
+      };
+
+      /** The database as the relay uses it, logging each statement outside a transaction and each transaction's end. */
+      const recording = () => {
+        const log: string[] = [];
+        const db: Db = {
+          dialect: database.db.dialect,
+          query: (sql, params) => (log.push(sql), database.db.query(sql, params)),
+          exec: (sql) => database.db.exec(sql),
+          transaction: (fn) => (log.push('BEGIN'), database.db.transaction(fn).finally(() => log.push('END'))),
+          close: () => database.db.close(),
+        };
+        return { db, log };
+      };
+
+      it('wakes on a later turn of the event loop: a statement issued right after the wake runs first', async () => {
+        await writeOutbox(database.db, { kind: 'expire', payload: { n: 1 } });
+        const { db, log } = recording();
+        const relay = newRelay({ db });
+        relay.wake();
+        await db.query('SELECT 1 AS claim');
+        await expect.poll(() => queue.enqueued.length).toBe(1);
+        expect(log.slice(0, 2)).toEqual(['SELECT 1 AS claim', 'BEGIN']);
+      });
+
+      it('hands over what it finds at start, then sweeps up rows left longer than the sweep interval', async () => {
+        await writeOutbox(database.db, { kind: 'expire', payload: { n: 'left by a dead process' } });
+        const { db, log } = recording();
+        await started(newRelay({ db, sweepMs: 10_000 }));
+        expect(queue.enqueued).toHaveLength(1);
+
+        // Written by another instance that still has the time to hand it over itself.
+        await writeOutbox(database.db, { kind: 'expire', payload: { n: 'fresh' } });
+        const passes = log.filter((entry) => entry === 'END').length;
+        await scheduler.advance(10_000);
+        await expect.poll(() => log.filter((entry) => entry === 'END').length).toBe(passes + 1);
+        expect((await rows()).map((row) => row.done)).toEqual([true, false]);
+
+        const [, fresh] = await rows();
+        await age(fresh!.id, '10 seconds');
+        await scheduler.advance(10_000);
+        await expect.poll(async () => (await rows()).map((row) => row.done)).toEqual([true, true]);
+        expect(queue.enqueued).toHaveLength(2);
+      });
+
+      it('deletes rows done for over a day, checking hourly', async () => {
+        for (const n of [1, 2, 3]) await writeOutbox(database.db, { kind: 'expire', payload: { n } });
+        await newRelay().relay();
+        const [first, second] = await rows();
+        const doneAgo = (id: number) => database.db.query(`UPDATE outbox SET done_at = now() - interval '25 hours' WHERE id = $1`, [id]);
+        await doneAgo(first!.id);
+        const relay = newRelay({ sweepMs: 1_800_000 });
+        await started(relay);
+        // Each relay() below waits for the sweep under way, which prunes after its pass.
+        await scheduler.advance(1_800_000);
+        await relay.relay();
+        expect((await rows()).map((row) => row.payload)).toEqual([{ n: 2 }, { n: 3 }]);
+
+        await doneAgo(second!.id);
+        await scheduler.advance(1_800_000);
+        await relay.relay();
+        expect(await rows()).toHaveLength(2);
+        await scheduler.advance(1_800_000);
+        await relay.relay();
+        expect((await rows()).map((row) => row.payload)).toEqual([{ n: 3 }]);
       });
     });
 
@@ -182,9 +227,7 @@ for (const dialect of TEST_DIALECTS) {
       it('hands each row over once when two instances relay at the same time', async () => {
         for (let i = 0; i < 40; i++) await writeOutbox(database.db, { kind: 'expire', payload: { i } });
         const other = await database.connectAgain();
-        const a = new OutboxRelay({ db: database.db, queue, scheduler, batchSize: 3 });
-        const b = new OutboxRelay({ db: other, queue, scheduler, batchSize: 3 });
-        relays.push(a, b);
+        const [a, b] = [newRelay({ batchSize: 3 }), newRelay({ db: other, batchSize: 3 })];
         const [byA, byB] = await Promise.all([a.relay(), b.relay()]);
         expect(byA + byB).toBe(40);
         expect(new Set(queue.enqueued.map((job) => job.options?.key)).size).toBe(40);

@@ -65,9 +65,9 @@ export class ManualScheduler implements Scheduler {
     return [...this.#timers].map((t) => t.at).sort((a, b) => a - b);
   }
 
-  /** Resolves once at least one timer is armed (say, the retry a failed job asked for). */
-  async untilTimerSet(): Promise<void> {
-    while (this.#timers.size === 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  /** Resolves once at least `count` timers are armed (say, the retry a failed job asked for). */
+  async untilTimerSet(count = 1): Promise<void> {
+    while (this.#timers.size < count) await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
   /**

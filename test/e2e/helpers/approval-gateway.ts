@@ -11,6 +11,7 @@ import { AuditLog } from '../../../server/src/audit/audit-log.js';
 import { parseConfig } from '../../../server/src/config/load.js';
 import type { Dialect } from '../../../server/src/db/db.js';
 import { createGateway, type Gateway } from '../../../server/src/gateway/create-gateway.js';
+import type { JobQueue } from '../../../server/src/jobs/job-queue.js';
 import { MemoryLimitStore } from '../../../server/src/limits/memory-limit-store.js';
 import { createLogger } from '../../../server/src/log/logger.js';
 import { PolicyWatcher } from '../../../server/src/policy/policy-watcher.js';
@@ -37,6 +38,8 @@ export interface ApprovalGatewayOptions {
   webDir?: string;
   /** Config keys laid over the test defaults. */
   config?: Record<string, unknown>;
+  /** Runs expiry and the jobs that follow changes (the Slack app's, on this same queue) through the outbox. */
+  queue?: JobQueue;
 }
 
 export async function startApprovalGateway(
@@ -51,7 +54,15 @@ export async function startApprovalGateway(
   await writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
   const watcher = await PolicyWatcher.open(join(dir, 'policy.json'), logger);
   const audit = new AuditLog(database.db, { flushDelayMs: 1 });
-  const service = new ApprovalService({ db: database.db, audit, clock: systemClock, logger, groups: { oncall: ['web:alice', 'web:bob'] } });
+  const service = new ApprovalService({
+    db: database.db,
+    audit,
+    clock: systemClock,
+    logger,
+    groups: { oncall: ['web:alice', 'web:bob'] },
+    ...(options.queue ? { queue: options.queue } : {}),
+  });
+  await service.start();
   const config = parseConfig(
     { listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) }, approvals, console: { url: 'http://console.example' }, ...options.config },
     'test',
@@ -82,7 +93,7 @@ export async function startApprovalGateway(
     },
     async close() {
       watcher.close();
-      service.close();
+      await service.close();
       await gateway.close();
       await audit.close();
       await database.destroy();

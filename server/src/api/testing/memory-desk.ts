@@ -119,6 +119,11 @@ export class MemoryDesk implements ApprovalDesk {
     if (!known) approval.notifications.push({ ...notification });
   }
 
+  /** The API never adds jobs, and this desk has no outbox to write them to. */
+  addChangeJobs(): () => void {
+    throw new Error('MemoryDesk writes no jobs');
+  }
+
   subscribe(listener: (event: ApprovalEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => {
