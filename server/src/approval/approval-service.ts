@@ -284,7 +284,7 @@ export class ApprovalService implements ApprovalDesk {
           notifications: row.notifications,
           execution: claim ? { status: 'running', upstreamStatus: null, at: null, durationMs: null } : held.execution,
         };
-        return { ok: true, approval: decided, final: true, event: { type: 'decided', approval: decided } };
+        return { ok: true, approval: decided, final: true, event: await this.#withJobs(tx, { type: 'decided', approval: decided }) };
       });
       if (claim && outcome?.ok) this.#claimed.set(id, outcome.approval);
       return outcome;
