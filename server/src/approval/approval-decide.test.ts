@@ -12,17 +12,9 @@ import { createLogger } from '../log/logger.js';
 import { systemClock } from '../util/clock.js';
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
 import { ApprovalService, type HeldCall } from './approval-service.js';
+import { heldCall } from './testing/held-call.js';
 
-const call = (text: string, spec: Partial<HeldCall['spec']> = {}): HeldCall => ({
-  server: 'payments',
-  tool: 'create_charge',
-  args: { text },
-  caller: { grant: 'ci-bot' },
-  callId: text,
-  policyVersion: 'v1',
-  rule: '/tools/create_charge/action',
-  spec: { approvers: ['web:alice', 'web:bob'], quorum: 1, timeoutMs: 60_000, onTimeout: 'reject', channels: [], ...spec },
-});
+const call = (text: string, spec: Partial<HeldCall['spec']> = {}) => heldCall(text, { approvers: ['web:alice', 'web:bob'], ...spec });
 const alice = { id: 'web:alice', via: 'web' as const };
 
 /** Counts the statements sent, inside transactions too. */

@@ -16,18 +16,10 @@ import { SpyQueue } from '../jobs/testing/spy-queue.js';
 import { createLogger } from '../log/logger.js';
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
 import type { ApprovalEvent, ChangeJobs } from './approval.js';
-import { ApprovalService, EXPIRE_JOB, type HeldCall } from './approval-service.js';
+import { ApprovalService, EXPIRE_JOB } from './approval-service.js';
+import { heldCall } from './testing/held-call.js';
 
-const call = (text: string, onTimeout: 'reject' | 'approve' = 'reject'): HeldCall => ({
-  server: 'payments',
-  tool: 'create_charge',
-  args: { text },
-  caller: { grant: 'ci-bot' },
-  callId: `call-${text}`,
-  policyVersion: 'v1',
-  rule: '/tools/create_charge/action',
-  spec: { approvers: ['web:alice'], quorum: 1, timeoutMs: 60_000, onTimeout, channels: [] },
-});
+const call = (text: string, onTimeout: 'reject' | 'approve' = 'reject') => heldCall(text, { onTimeout });
 
 const ALICE = { id: 'web:alice', via: 'web' } as const;
 const REDIS_AWAY = new AirlockError('STORAGE_UNAVAILABLE', 'job queue: Redis did not answer within 5000 ms');

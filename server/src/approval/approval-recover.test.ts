@@ -8,18 +8,10 @@ import { AuditLog } from '../audit/audit-log.js';
 import { createLogger } from '../log/logger.js';
 import { systemClock } from '../util/clock.js';
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
-import { ApprovalService, type HeldCall } from './approval-service.js';
+import { ApprovalService } from './approval-service.js';
+import { heldCall } from './testing/held-call.js';
 
-const call = (text: string): HeldCall => ({
-  server: 'payments',
-  tool: 'create_charge',
-  args: { text },
-  caller: { grant: 'ci-bot' },
-  callId: text,
-  policyVersion: 'v1',
-  rule: '/tools/create_charge/action',
-  spec: { approvers: ['web:alice'], quorum: 1, timeoutMs: 60_000, onTimeout: 'reject', channels: [] },
-});
+const call = (text: string) => heldCall(text);
 
 describe.each(TEST_DIALECTS)('who may decide on %s', (dialect) => {
   let database: TestDatabase;
