@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { REDIS_TEST_URL, storeEnabled } from '../../../test/contract/limit-store.contract.js';
+import { startTcpProxy } from '../../../test/fixtures/tcp-proxy.js';
 import { BULLMQ_QUEUE_NAME, BullMqJobQueue } from './bullmq-job-queue.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -136,6 +137,23 @@ describe.skipIf(!storeEnabled('redis'))('BullMqJobQueue across processes', () =>
       // Completed and gone: it ran once more, not twice more.
       await drained(inspector);
       expect(other.count(started)).toBe(1);
+    });
+  });
+
+  describe('when Redis is unreachable at shutdown', () => {
+    it('closes at once, a worker included, instead of waiting for Redis to come back', async () => {
+      const redis = new URL(REDIS_TEST_URL);
+      const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+      let noticed!: () => void;
+      const redisGone = new Promise<void>((resolve) => (noticed = resolve));
+      const queue = new BullMqJobQueue({ url: `redis://127.0.0.1:${proxy.port}`, prefix, logger: { warn: noticed, error: () => undefined } });
+      queue.handle('noop', async () => undefined);
+      await queue.enqueue('noop', {});
+      await proxy.cut();
+      await redisGone;
+      // Without Redis a graceful close never resolves; the test's own timeout would fail it.
+      await queue.close();
+      await expect(queue.enqueue('noop', {})).rejects.toThrow(/closed/);
     });
   });
 });

@@ -168,11 +168,24 @@ export class BullMqJobQueue implements JobQueue {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      // Waits for the running handlers; jobs not started stay in Redis for the other instances.
-      await this.#worker?.close();
+      // Waits for the running handlers; jobs not started stay in Redis for the other instances. With Redis away a
+      // graceful close waits for it forever (the worker's last commands, then QUIT), so the sockets are dropped
+      // instead: nothing is lost, the jobs are in Redis and a running one is taken over once its lock lapses.
+      const force = (await this.#lost(this.#queue)) || (this.#worker !== undefined && (await this.#lost(this.#worker)));
+      await this.#worker?.close(force);
+      if (force) await this.#queue.disconnect();
       await this.#queue.close();
     })();
     return this.#closing;
+  }
+
+  /**
+   * Whether a connection that was up is down now. One that never connected is not waited for (closing it needs no
+   * Redis): the client promise resolves once connected, and racing it against a settled one reads it at once.
+   */
+  async #lost(user: Queue<StoredJob> | Worker<StoredJob>): Promise<boolean> {
+    const client = await Promise.race([user.getBackend().client, Promise.resolve(undefined)]);
+    return client !== undefined && client.status !== 'ready';
   }
 
   async #process(job: BullJob<StoredJob>, token: string | undefined): Promise<void> {
