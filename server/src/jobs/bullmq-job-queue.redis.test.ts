@@ -140,17 +140,32 @@ describe.skipIf(!storeEnabled('redis'))('BullMqJobQueue across processes', () =>
     });
   });
 
-  describe('when Redis is unreachable at shutdown', () => {
-    it('closes at once, a worker included, instead of waiting for Redis to come back', async () => {
+  describe('once Redis has gone away', () => {
+    /** A queue whose Redis the test cuts; resolves once the queue has noticed (its first warning). */
+    async function cutOff() {
       const redis = new URL(REDIS_TEST_URL);
       const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
       let noticed!: () => void;
       const redisGone = new Promise<void>((resolve) => (noticed = resolve));
-      const queue = new BullMqJobQueue({ url: `redis://127.0.0.1:${proxy.port}`, prefix, logger: { warn: noticed, error: () => undefined } });
+      // A command timeout longer than the test's own: only answering at once can pass.
+      const queue = new BullMqJobQueue({ url: `redis://127.0.0.1:${proxy.port}`, prefix, commandTimeoutMs: 120_000, logger: { warn: noticed, error: () => undefined } });
       queue.handle('noop', async () => undefined);
       await queue.enqueue('noop', {});
       await proxy.cut();
       await redisGone;
+      return queue;
+    }
+
+    it('refuses enqueue, remove and depth at once with STORAGE_UNAVAILABLE instead of waiting out the timeout', async () => {
+      const queue = await cutOff();
+      for (const operation of [queue.enqueue('noop', {}), queue.remove('noop:1'), queue.depth()]) {
+        await expect(operation).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/Redis is unreachable/) });
+      }
+      await queue.close();
+    });
+
+    it('closes at once, a worker included, instead of waiting for Redis to come back', async () => {
+      const queue = await cutOff();
       // Without Redis a graceful close never resolves; the test's own timeout would fail it.
       await queue.close();
       await expect(queue.enqueue('noop', {})).rejects.toThrow(/closed/);

@@ -162,7 +162,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   async depth(): Promise<number> {
-    const counts = await this.#queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'waiting-children');
+    const counts = await this.#bounded(this.#queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'waiting-children'));
     return Object.values(counts).reduce((sum, n) => sum + n, 0);
   }
 
@@ -226,6 +226,12 @@ export class BullMqJobQueue implements JobQueue {
    * timed out may still land once Redis is back; a keyed retry of it then answers `added: false`.
    */
   async #bounded<T>(operation: Promise<T>): Promise<T> {
+    // While BullMQ reconnects, Redis is known to be away: answer at once rather than hold the caller (the outbox
+    // relay holds a database transaction meanwhile, on PGlite the only connection) for the whole timeout.
+    if (await this.#lost(this.#queue)) {
+      operation.catch(() => undefined);
+      throw new AirlockError('STORAGE_UNAVAILABLE', 'job queue: Redis is unreachable (reconnecting)');
+    }
     const ms = this.#options.commandTimeoutMs ?? 5000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
