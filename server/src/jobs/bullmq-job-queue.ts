@@ -171,7 +171,7 @@ export class BullMqJobQueue implements JobQueue {
       // Waits for the running handlers; jobs not started stay in Redis for the other instances. With Redis away a
       // graceful close waits for it forever (the worker's last commands, then QUIT), so the sockets are dropped
       // instead: nothing is lost, the jobs are in Redis and a running one is taken over once its lock lapses.
-      const force = (await this.#lost(this.#queue)) || (this.#worker !== undefined && (await this.#lost(this.#worker)));
+      const force = await this.#redisAway();
       await this.#worker?.close(force);
       if (force) await this.#queue.disconnect();
       await this.#queue.close();
@@ -180,12 +180,14 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   /**
-   * Whether a connection that was up is down now. One that never connected is not waited for (closing it needs no
-   * Redis): the client promise resolves once connected, and racing it against a settled one reads it at once.
+   * Whether Redis is known to be away: a connection of the queue or the worker that was up is down now. One that
+   * never connected says nothing (and closing it needs no Redis): the client promise resolves once connected, and
+   * racing it against a settled one reads it without waiting.
    */
-  async #lost(user: Queue<StoredJob> | Worker<StoredJob>): Promise<boolean> {
-    const client = await Promise.race([user.getBackend().client, Promise.resolve(undefined)]);
-    return client !== undefined && client.status !== 'ready';
+  async #redisAway(): Promise<boolean> {
+    const users = [this.#queue, ...(this.#worker ? [this.#worker] : [])];
+    const clients = await Promise.all(users.map((user) => Promise.race([user.getBackend().client, Promise.resolve(undefined)])));
+    return clients.some((client) => client !== undefined && client.status !== 'ready');
   }
 
   async #process(job: BullJob<StoredJob>, token: string | undefined): Promise<void> {
@@ -228,7 +230,7 @@ export class BullMqJobQueue implements JobQueue {
   async #bounded<T>(operation: Promise<T>): Promise<T> {
     // While BullMQ reconnects, Redis is known to be away: answer at once rather than hold the caller (the outbox
     // relay holds a database transaction meanwhile, on PGlite the only connection) for the whole timeout.
-    if (await this.#lost(this.#queue)) {
+    if (await this.#redisAway()) {
       operation.catch(() => undefined);
       throw new AirlockError('STORAGE_UNAVAILABLE', 'job queue: Redis is unreachable (reconnecting)');
     }
