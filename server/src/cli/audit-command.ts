@@ -5,12 +5,12 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 
 import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
 import { writeAuditExport, type ExportSince, type TextSink } from '../audit/export.js';
 import { verifyAuditExport, verifyAuditLog, type VerifyResult } from '../audit/verify.js';
-import { type CliIo, UsageError, withDb } from './command.js';
+import { type CliIo, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
 import type { Db } from '../db/db.js';
 import { sqlState } from '../db/storage-error.js';
 
@@ -29,37 +29,18 @@ const USAGE = `usage:
   The database is PostgreSQL (DATABASE_URL) or the embedded one in AIRLOCK_DATA_DIR (default ./.airlock).`;
 
 export async function runAuditCommand(argv: string[], io: CliIo, deps: AuditCommandDeps = {}): Promise<number> {
-  const [subcommand, ...rest] = argv;
-  try {
-    switch (subcommand) {
-      case 'verify':
-        return await verify(rest, io, deps);
-      case 'export':
-        return await exportLog(rest, io, deps);
-      case '-h':
-      case '--help':
-      case 'help':
-        io.stdout(USAGE);
-        return 0;
-      default:
-        throw new UsageError(subcommand === undefined ? 'missing subcommand' : `unknown subcommand "${subcommand}"`);
-    }
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`airlock audit: ${error.message}\n${USAGE}`);
-      return 2;
-    }
-    io.stderr(`airlock audit: ${describeFailure(error)}`);
-    return 2;
-  }
+  return runSubcommands(
+    'audit',
+    USAGE,
+    argv,
+    io,
+    { verify: (rest) => verify(rest, io, deps), export: (rest) => exportLog(rest, io, deps) },
+    (error) => ({ message: describeFailure(error), exitCode: 2 }),
+  );
 }
 
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  return parseCommandLine(argv, options).values;
 }
 
 async function verify(argv: string[], io: CliIo, deps: AuditCommandDeps): Promise<number> {

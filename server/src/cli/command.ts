@@ -1,4 +1,6 @@
 /** What every `airlock` command shares: where it writes, how a bad command line is told apart, its database. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 import { createDb } from '../db/create-db.js';
 import type { Db } from '../db/db.js';
 
@@ -18,5 +20,48 @@ export async function withDb<T>(openDb: (() => Promise<Db>) | undefined, fn: (db
     return await fn(db);
   } finally {
     await db.close();
+  }
+}
+
+/** `parseArgs`, strict: what it refuses is a UsageError. */
+export function parseCommandLine<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/**
+ * `airlock <command> <subcommand> …`: `help` prints the usage; a missing or unknown subcommand, or a UsageError
+ * from one, prints the problem with the usage (exit 2); any other failure is one line, with the exit status
+ * `failure` gives it.
+ */
+export async function runSubcommands(
+  command: string,
+  usage: string,
+  argv: string[],
+  io: CliIo,
+  subcommands: Readonly<Record<string, (args: string[]) => Promise<number>>>,
+  failure: (error: unknown) => { message: string; exitCode: number },
+): Promise<number> {
+  const [subcommand, ...rest] = argv;
+  try {
+    if (subcommand === 'help' || subcommand === '-h' || subcommand === '--help') {
+      io.stdout(usage);
+      return 0;
+    }
+    if (subcommand === undefined || !Object.hasOwn(subcommands, subcommand)) {
+      throw new UsageError(subcommand === undefined ? 'missing subcommand' : `unknown subcommand "${subcommand}"`);
+    }
+    return await subcommands[subcommand]!(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`airlock ${command}: ${error.message}\n${usage}`);
+      return 2;
+    }
+    const { message, exitCode } = failure(error);
+    io.stderr(`airlock ${command}: ${message}`);
+    return exitCode;
   }
 }

@@ -5,12 +5,12 @@
  * 0 done, 1 refused (the user exists), 2 wrong command line or database unreachable.
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 
 import { hashPassword, MIN_PASSWORD_LENGTH } from '../console/passwords.js';
 import { isRole, ROLES } from '../console/roles.js';
 import { checkUsername, createUser, listUsers } from '../console/users.js';
-import { type CliIo, UsageError, withDb } from './command.js';
+import { type CliIo, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
 import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
@@ -30,14 +30,16 @@ const USAGE = `usage:
   airlock user list`;
 
 export async function runUserCommand(argv: string[], io: CliIo, deps: UserCommandDeps = {}): Promise<number> {
-  const [subcommand, ...rest] = argv;
-  try {
-    switch (subcommand) {
-      case 'add':
-        return await add(rest, io, deps);
-      case 'list':
+  return runSubcommands(
+    'user',
+    USAGE,
+    argv,
+    io,
+    {
+      add: (rest) => add(rest, io, deps),
+      list: async (rest) => {
         parse(rest, {});
-        return await withDb(deps.openDb, async (db) => {
+        return withDb(deps.openDb, async (db) => {
           const users = await listUsers(db);
           if (users.length === 0) io.stdout('no console users yet: add one with `airlock user add <username> --role admin`');
           for (const user of users) {
@@ -45,23 +47,13 @@ export async function runUserCommand(argv: string[], io: CliIo, deps: UserComman
           }
           return 0;
         });
-      case '-h':
-      case '--help':
-      case 'help':
-        io.stdout(USAGE);
-        return 0;
-      default:
-        throw new UsageError(subcommand === undefined ? 'missing subcommand' : `unknown subcommand "${subcommand}"`);
-    }
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`airlock user: ${error.message}\n${USAGE}`);
-      return 2;
-    }
-    const failure = asAirlockError(error);
-    io.stderr(`airlock user: ${failure.message}`);
-    return failure.code === 'CONFLICT' ? 1 : 2;
-  }
+      },
+    },
+    (error) => {
+      const failure = asAirlockError(error);
+      return { message: failure.message, exitCode: failure.code === 'CONFLICT' ? 1 : 2 };
+    },
+  );
 }
 
 async function add(argv: string[], io: CliIo, deps: UserCommandDeps): Promise<number> {
@@ -95,12 +87,8 @@ async function add(argv: string[], io: CliIo, deps: UserCommandDeps): Promise<nu
   });
 }
 
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  return parseCommandLine(argv, options, true);
 }
 
 async function readStdin(): Promise<string> {
