@@ -17,14 +17,8 @@ export interface ChainRow {
 }
 
 /** A stored row with its filter columns, which verify compares with the canonical record. */
-export interface StoredChainRow extends ChainRow {
+export interface StoredChainRow extends ChainRow, Omit<AuditColumns, 'ts'> {
   ts: Date;
-  kind: string;
-  server: string | null;
-  tool: string | null;
-  grant_name: string | null;
-  agent: string | null;
-  approval_id: string | null;
 }
 
 export interface ChainHead {
