@@ -6,6 +6,9 @@ import type { Result, StandardSchemaV1 } from '@modelcontextprotocol/server';
 
 export {
   CLIENT_CAPABILITIES_META_KEY,
+  isJsonContentType,
+  isJSONRPCErrorResponse,
+  isJSONRPCResultResponse,
   isLegacyRequest,
   createMcpHandler,
   ProtocolError,
@@ -17,12 +20,16 @@ export {
 } from '@modelcontextprotocol/server';
 export type {
   ClientCapabilities,
+  JSONRPCMessage,
   JSONRPCRequest,
+  MessageExtraInfo,
   Notification,
+  RequestId,
   Result,
   ServerCapabilities,
   ServerContext,
   Implementation,
+  TransportSendOptions,
 } from '@modelcontextprotocol/server';
 export { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 export { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';

@@ -13,6 +13,7 @@ import type { Logger } from '../../log/logger.js';
 import type { Clock } from '../../util/clock.js';
 import { NodeStreamableHTTPServerTransport, type Server } from '../sdk.js';
 import { sendJsonRpcError } from './json-rpc-http.js';
+import { SessionTransport } from './session-transport.js';
 
 export interface OpenedSession {
   server: Server;
@@ -28,7 +29,7 @@ interface Session {
   /** The grant that opened the session; another grant's key cannot use it. */
   readonly grant: string | undefined;
   readonly opened: OpenedSession;
-  readonly transport: NodeStreamableHTTPServerTransport;
+  readonly transport: SessionTransport;
   lastSeen: number;
   active: number;
 }
@@ -80,15 +81,17 @@ export class LegacySessions {
   async #create(view: string, req: IncomingMessage, res: ServerResponse, body: { params?: unknown }): Promise<void> {
     let sessionId: string | undefined;
     const opened = await this.#options.open(view, (body.params ?? {}) as Record<string, unknown>, () => sessionId);
-    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        sessionId = id;
-        this.#sessions.set(id, { id, view, grant: grantOf(req), opened, transport, lastSeen: this.#options.clock.now(), active: 0 });
-        this.#options.logger.info({ session: id, view }, 'session opened');
-      },
-      onsessionclosed: (id) => void this.#close(id, 'closed by client'),
-    });
+    const transport: SessionTransport = new SessionTransport(
+      new NodeStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessionId = id;
+          this.#sessions.set(id, { id, view, grant: grantOf(req), opened, transport, lastSeen: this.#options.clock.now(), active: 0 });
+          this.#options.logger.info({ session: id, view }, 'session opened');
+        },
+        onsessionclosed: (id) => void this.#close(id, 'closed by client'),
+      }),
+    );
     transport.onclose = () => {
       if (sessionId !== undefined) void this.#close(sessionId, 'transport closed');
       else void opened.close();
