@@ -109,6 +109,20 @@ describe('a 2026-only upstream behind 2025-era sessions', () => {
     }
   });
 
+  it('learns once that the upstream refuses 2025: later sessions speak 2026 to it at once', async () => {
+    const refusedSoFar = async () => {
+      const client = await connectClient(`${gw.url}/mcp/web`);
+      try {
+        return (JSON.parse(textOf(await rawCall(client, 'attempts'))) as Record<string, number>)['2025 initialize'] ?? 0;
+      } finally {
+        await client.close();
+      }
+    };
+    const first = await refusedSoFar();
+    expect(first).toBeGreaterThan(0);
+    expect(await refusedSoFar()).toBe(first);
+  });
+
   it('relays the rounds to an old client on the HTTP+SSE transport', async () => {
     const asked: string[] = [];
     const client = answeringV1Client(asked);

@@ -122,6 +122,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
   /** Last capabilities seen per upstream, so a session opened while an upstream is down still advertises it. */
   const knownCapabilities = new Map<string, ServerCapabilities>();
+  const modernOnly = new Set<string>();
 
   function viewServers(view: string): string[] {
     return view === AGGREGATE_VIEW ? serverNames : [view];
@@ -146,6 +147,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           clock,
           logger,
           downstream,
+          modernOnly,
         }),
       ]),
     );

@@ -56,6 +56,11 @@ export interface UpstreamLinkOptions {
   clock: Clock;
   logger: Logger;
   downstream?: DownstreamPeer;
+  /**
+   * Upstreams found to refuse the 2025 era, shared by every link of the gateway: links are per session, and a new
+   * session should not pay a refused initialize to learn it again.
+   */
+  modernOnly?: Set<string>;
 }
 
 export interface ForwardOptions {
@@ -96,7 +101,7 @@ export class UpstreamLink {
   constructor(options: UpstreamLinkOptions) {
     this.name = options.name;
     this.#options = options;
-    this.#negotiation = initialNegotiation(options.config.protocol, options.era);
+    this.#negotiation = initialNegotiation(options.config.protocol, options.era, options.modernOnly?.has(options.name) === true);
     this.#held = new SuspendedCalls(options.name, options.clock);
   }
 
@@ -140,9 +145,15 @@ export class UpstreamLink {
     let client: Client;
     try {
       client = await this.#connectWith(this.#negotiation).catch((error: unknown) => {
+        if (config.protocol === 'auto' && this.#negotiation === MODERN && this.#options.modernOnly?.delete(name)) {
+          // What another session learned no longer holds (the upstream was replaced): ask again next time.
+          this.#negotiation = initialNegotiation(config.protocol, this.#options.era, false);
+          throw error;
+        }
         if (!(config.protocol === 'auto' && this.#negotiation === LEGACY && refusesLegacyEra(error))) throw error;
         logger.info({ upstream: name }, 'upstream refuses 2025-era protocol versions; speaking 2026-07-28 to it');
         this.#negotiation = MODERN;
+        this.#options.modernOnly?.add(name);
         return this.#connectWith(MODERN);
       });
     } catch (error) {
@@ -347,10 +358,10 @@ export class UpstreamLink {
 
 /**
  * `auto` keeps byte fidelity where it can: 2025 sessions start on 2025-11-25 (and move on only when the upstream
- * refuses it), 2026 requests let the SDK probe for 2026-07-28 and fall back to 2025.
+ * refuses it, which later sessions then know), 2026 requests let the SDK probe for 2026-07-28 and fall back to 2025.
  */
-function initialNegotiation(protocol: UpstreamConfig['protocol'], era: 'legacy' | 'modern'): VersionNegotiationOptions {
-  if (protocol === '2026-07-28') return MODERN;
+function initialNegotiation(protocol: UpstreamConfig['protocol'], era: 'legacy' | 'modern', knownModernOnly: boolean): VersionNegotiationOptions {
+  if (protocol === '2026-07-28' || (protocol === 'auto' && knownModernOnly)) return MODERN;
   if (protocol === '2025-11-25' || era === 'legacy') return LEGACY;
   return { mode: 'auto' };
 }
