@@ -2,7 +2,7 @@
  * The composition root: the one place that reads the config and wires upstream links, routers, the pipeline
  * and the HTTP endpoints together. Nothing else constructs these parts.
  */
-import type { Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 
 import type { RequestHandler } from 'express';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +36,7 @@ import { passthrough, type ClientCapabilities, type Server, type ServerCapabilit
 import { createSingleRouter } from '../proxy/single-router.js';
 import type { ToolCallDeps } from '../proxy/tool-calls.js';
 import { type DownstreamPeer, UpstreamLink } from '../proxy/upstream/upstream-link.js';
+import { parseByteSize } from '../util/byte-size.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { createHttpApp } from './http-app.js';
 import { createApiAuth } from '../api/api-auth.js';
@@ -249,7 +250,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         })
       : undefined;
   const apiAuth = createApiAuth({ adminToken: options.adminToken, sessions: reviewConsole?.sessions });
-  const app = createHttpApp({
+  const listener = createHttpApp({
     config,
     logger,
     views: new Set([AGGREGATE_VIEW, ...serverNames]),
@@ -277,7 +278,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     async listen() {
       http = await new Promise<HttpServer>((resolve, reject) => {
         // A deep accept queue: agents arrive in bursts, and a dropped connection is reset by the kernel.
-        const server = app.listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 }, () => resolve(server));
+        const server = createServer(listener).listen({ port: config.listen.port, host: config.listen.host, backlog: 4096 }, () => resolve(server));
         server.once('error', reject);
       });
       // Long approval waits must not be cut by Node's own request timeout; SSE keep-alives keep proxies happy.
@@ -317,11 +318,4 @@ export function createGateway(options: GatewayOptions): Gateway {
 
 async function closeLinks(links: ReadonlyMap<string, UpstreamLink>): Promise<void> {
   await Promise.all([...links.values()].map((link) => link.close()));
-}
-
-export function parseByteSize(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(value.trim());
-  if (!match) throw new Error(`"${value}" is not a size (use e.g. "4mb")`);
-  const unit = (match[2] ?? 'b').toLowerCase() as 'b' | 'kb' | 'mb' | 'gb';
-  return Math.floor(Number(match[1]) * { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[unit]);
 }

@@ -3,20 +3,36 @@
  * allowlist wins; otherwise a localhost bind accepts only localhost Host and Origin values. Requests without an
  * Origin header pass the Origin check (non-browser clients).
  */
-import type { RequestHandler } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 
-import { hostHeaderValidation, localhostHostValidation, localhostOriginValidation, originValidation } from '@modelcontextprotocol/express';
+import type { RequestHandler } from 'express';
+import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/express';
+import { localhostAllowedHostnames, localhostAllowedOrigins, validateHostHeader, validateOriginHeader } from '@modelcontextprotocol/server';
 
 import type { Config } from '../config/schema.js';
 
 const LOCALHOST = ['127.0.0.1', 'localhost', '::1'];
 
-export function dnsRebindingProtection(listen: Config['listen']): RequestHandler[] {
+interface Allowlists {
+  hosts?: string[];
+  origins?: string[];
+}
+
+function allowlists(listen: Config['listen']): Allowlists {
   const local = LOCALHOST.includes(listen.host);
-  const guards: RequestHandler[] = [];
-  if (listen.allowedHosts) guards.push(hostHeaderValidation(listen.allowedHosts));
-  else if (local) guards.push(localhostHostValidation());
-  if (listen.allowedOrigins) guards.push(originValidation(listen.allowedOrigins));
-  else if (local) guards.push(localhostOriginValidation());
-  return guards;
+  const hosts = listen.allowedHosts ?? (local ? localhostAllowedHostnames() : undefined);
+  const origins = listen.allowedOrigins ?? (local ? localhostAllowedOrigins() : undefined);
+  return { ...(hosts ? { hosts } : {}), ...(origins ? { origins } : {}) };
+}
+
+/** The guards as Express middleware, which answer a refused request with 403 and the reason. */
+export function dnsRebindingProtection(listen: Config['listen']): RequestHandler[] {
+  const { hosts, origins } = allowlists(listen);
+  return [...(hosts ? [hostHeaderValidation(hosts)] : []), ...(origins ? [originValidation(origins)] : [])];
+}
+
+/** The same rules as one yes/no, for a path that answers a refusal through the middleware above. */
+export function hostAndOriginAllowed(listen: Config['listen']): (headers: IncomingHttpHeaders) => boolean {
+  const { hosts, origins } = allowlists(listen);
+  return (headers) => (!hosts || validateHostHeader(headers.host, hosts).ok) && (!origins || validateOriginHeader(headers.origin, origins).ok);
 }

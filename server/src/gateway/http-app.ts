@@ -2,7 +2,9 @@
  * The HTTP surface: `/mcp` and `/mcp/<server>` (both protocol eras on one URL), health endpoints, and JSON
  * errors for what never reaches an MCP server (bad JSON, oversized bodies, unknown servers).
  */
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -11,9 +13,11 @@ import type { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
 import { type LegacySseSessions, SSE_MESSAGES_PATH } from '../proxy/downstream/legacy-sse.js';
 import type { ModernHandler } from '../proxy/downstream/modern-arm.js';
 import { isLegacyRequest, toWebRequest } from '../proxy/sdk.js';
-import { dnsRebindingProtection } from './dns-rebinding.js';
-import { grantAuth } from './grant-auth.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { parseByteSize } from '../util/byte-size.js';
+import { dnsRebindingProtection, hostAndOriginAllowed } from './dns-rebinding.js';
+import { grantAuth } from './grant-auth.js';
+import { sessionPostLane } from './session-post-lane.js';
 
 export interface HttpAppOptions {
   config: Config;
@@ -35,7 +39,8 @@ export interface HttpAppOptions {
   metrics?: Metrics;
 }
 
-export function createHttpApp(options: HttpAppOptions): Express {
+/** The gateway's request listener: the session POST lane first, the Express app for everything else. */
+export function createHttpApp(options: HttpAppOptions): RequestListener {
   const { config, logger, sessions } = options;
   const app = express();
   app.disable('x-powered-by');
@@ -68,7 +73,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
     });
   }
 
-  const mcp = async (req: Request, res: Response, view: string) => {
+  const mcp = async (req: IncomingMessage, res: ServerResponse, view: string, body: unknown) => {
     if (!options.views.has(view)) {
       sendJsonRpcError(res, 404, -32601, `No upstream server named "${view}" (configured: ${[...options.views].filter(Boolean).join(', ')})`);
       return;
@@ -76,9 +81,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
     try {
       // A known session id is the hot path: skip the era classification, which builds a web Request.
       const sessionId = req.headers['mcp-session-id'];
-      const legacy = typeof sessionId === 'string' || (await isLegacyRequest(await toWebRequest(req, req.body), req.body));
-      if (legacy) await sessions.handle(view, req, res, req.body);
-      else await options.modernArm(view)(req, res, req.body);
+      const legacy = typeof sessionId === 'string' || (await isLegacyRequest(await toWebRequest(req, body), body));
+      if (legacy) await sessions.handle(view, req, res, body);
+      else await options.modernArm(view)(req, res, body);
     } catch (error) {
       logger.error({ err: error, view }, 'request failed');
       sendJsonRpcError(res, 500, -32603, `Internal error: ${(error as Error).message}`);
@@ -89,7 +94,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
   if (options.consoleApi) app.use('/api', options.consoleApi);
   if (options.api) app.use('/api', options.api);
 
-  app.use(['/mcp', '/sse', SSE_MESSAGES_PATH], grantAuth(config.grants), express.json({ limit: config.sessions.maxRequestBody }));
+  const authenticate = grantAuth(config.grants);
+  app.use(['/mcp', '/sse', SSE_MESSAGES_PATH], authenticate, express.json({ limit: config.sessions.maxRequestBody }));
 
   // The 2024-11-05 HTTP+SSE transport, for clients that predate Streamable HTTP.
   const sse = async (res: Response, view: string) => {
@@ -105,8 +111,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     options.sseSessions.post(req, res, req.body, typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined),
   );
 
-  app.all('/mcp', (req, res) => mcp(req, res, ''));
-  app.all('/mcp/:server', (req, res) => mcp(req, res, req.params.server ?? ''));
+  app.all('/mcp', (req, res) => mcp(req, res, '', req.body));
+  app.all('/mcp/:server', (req, res) => mcp(req, res, req.params.server ?? '', req.body));
   if (options.consolePages) app.use(options.consolePages);
 
   // Body parser failures arrive here: answer them in JSON-RPC terms, naming the problem.
@@ -120,5 +126,21 @@ export function createHttpApp(options: HttpAppOptions): Express {
       sendJsonRpcError(res, error.status ?? 500, -32603, `Internal error: ${error.message}`);
     }
   });
-  return app;
+
+  const lane = sessionPostLane({
+    isOpenSession: (id) => sessions.has(id),
+    hostAndOriginAllowed: hostAndOriginAllowed(config.listen),
+    authenticate(req, res) {
+      let known = false;
+      authenticate(req as Request, res as Response, () => {
+        known = true;
+      });
+      return known;
+    },
+    maxBodyBytes: parseByteSize(config.sessions.maxRequestBody),
+    serve: mcp,
+  });
+  return (req, res) => {
+    if (!lane(req, res)) app(req, res);
+  };
 }
