@@ -115,7 +115,11 @@ export class ApprovalService implements ApprovalDesk {
   readonly #grantOwners: Readonly<Record<string, readonly string[]>>;
   readonly #instanceId: string;
   readonly #listeners = new Set<(event: ApprovalEvent) => void>();
-  readonly #waiters = new Map<string, Set<(approval: Approval) => void>>();
+  /**
+   * Approvals calls wait on here: each as it was when last held (what #decideHeld decides without reading it) and
+   * the calls to wake when it is decided.
+   */
+  readonly #waiting = new Map<string, { approval: Approval; wake: Set<(approval: Approval) => void> }>();
   readonly #bus: EventBus | undefined;
   readonly #recheckMs: number;
   readonly #queue: JobQueue | undefined;
@@ -129,8 +133,6 @@ export class ApprovalService implements ApprovalDesk {
   readonly #wroteJobs = new WeakSet<Approval>();
   #rearmTimer: NodeJS.Timeout | undefined;
   #busOff: (() => void)[] = [];
-  /** Approvals calls wait on here, as they were when held: what #decideHeld decides without reading them. */
-  readonly #held = new Map<string, Approval>();
   /** Approvals a decision claimed for a call waiting here, until that call takes the claim (see claim()). */
   readonly #claimed = new Map<string, Approval>();
   #recheckTimer: NodeJS.Timeout | undefined;
@@ -208,7 +210,7 @@ export class ApprovalService implements ApprovalDesk {
 
   /** Wakes local calls whose approvals were decided without this instance hearing of it. */
   async #recheckWaiting(): Promise<void> {
-    const ids = [...this.#waiters.keys()];
+    const ids = [...this.#waiting.keys()];
     if (ids.length === 0) return;
     try {
       for (const approval of await store.listDecided(this.#db, ids)) this.#notify({ type: 'decided', approval });
@@ -258,7 +260,7 @@ export class ApprovalService implements ApprovalDesk {
    * checked path must answer: no call waits here, a quorum, a refusal to explain, a decision that came first.
    */
   async #decideHeld(id: string, body: DecisionBody, actor: Actor): Promise<DecisionOutcome | undefined> {
-    const held = this.#held.get(id);
+    const held = this.#waiting.get(id)?.approval;
     if (!held || held.spec.quorum > 1 || this.#refusal(held, actor)) return undefined;
     const now = new Date(this.#clock.now());
     const status = body.decision === 'approve' ? ('approved' as const) : ('rejected' as const);
@@ -399,9 +401,9 @@ export class ApprovalService implements ApprovalDesk {
         reject(signal.reason);
         return;
       }
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      this.#held.set(id, approval);
+      const waiting = this.#waiting.get(id) ?? { approval, wake: new Set() };
+      waiting.approval = approval;
+      this.#waiting.set(id, waiting);
       const done = (approval: Approval) => {
         cleanup();
         resolve(approval);
@@ -411,14 +413,11 @@ export class ApprovalService implements ApprovalDesk {
         reject(signal.reason);
       };
       const cleanup = () => {
-        waiters.delete(done);
-        if (waiters.size === 0) {
-          this.#waiters.delete(id);
-          this.#held.delete(id);
-        }
+        waiting.wake.delete(done);
+        if (waiting.wake.size === 0) this.#waiting.delete(id);
         signal.removeEventListener('abort', onAbort);
       };
-      waiters.add(done);
+      waiting.wake.add(done);
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -607,7 +606,7 @@ export class ApprovalService implements ApprovalDesk {
   #notify(event: ApprovalEvent): void {
     if (event.type === 'decided') {
       const { id } = event.approval;
-      const waiters = [...(this.#waiters.get(id) ?? [])];
+      const waiters = [...(this.#waiting.get(id)?.wake ?? [])];
       for (const wake of waiters) wake(event.approval);
       if (waiters.length === 0 && this.#claimed.delete(id)) {
         // The call it was claimed for left between the decision and now: the agent's retry may still run it.
