@@ -123,6 +123,24 @@ describe('a 2026-only upstream behind 2025-era sessions', () => {
     expect(await refusedSoFar()).toBe(first);
   });
 
+  it('carries a 2025 session’s log level on each request, so the upstream’s log messages at that level reach it', async () => {
+    const client = await connectClient(`${gw.url}/mcp/web`);
+    const logged: unknown[] = [];
+    client.setNotificationHandler('notifications/message', (notification) => void logged.push(notification.params.data));
+    try {
+      expect(textOf(await rawCall(client, 'chatty'))).toBe('said it');
+      expect(logged).toEqual([]);
+      await client.setLoggingLevel('warning');
+      expect(textOf(await rawCall(client, 'chatty'))).toBe('said it');
+      expect(logged).toEqual(['chatty: something to know']);
+      await client.setLoggingLevel('debug');
+      await rawCall(client, 'chatty');
+      expect(logged).toEqual(['chatty: something to know', 'chatty: debug detail', 'chatty: something to know']);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('relays the rounds to an old client on the HTTP+SSE transport', async () => {
     const asked: string[] = [];
     const client = answeringV1Client(asked);

@@ -19,6 +19,7 @@ import {
   type ClientCapabilities,
   type Implementation,
   type JSONRPCRequest,
+  LOG_LEVEL_META_KEY,
   type Notification,
   passthrough,
   ProtocolError,
@@ -97,6 +98,11 @@ export class UpstreamLink {
   #negotiation: VersionNegotiationOptions;
   /** Calls of 2026 clients held open while the client answers what a 2025 upstream asked mid-call. */
   readonly #held: SuspendedCalls;
+  /**
+   * The log level a 2025 session set, for a link that speaks 2026 upstream: that era has no logging/setLevel, each
+   * request carries the level it wants log messages at.
+   */
+  #logLevel: string | undefined;
 
   constructor(options: UpstreamLinkOptions) {
     this.name = options.name;
@@ -230,6 +236,10 @@ export class UpstreamLink {
     const ctx = options.ctx;
     if (ctx) this.#inflight.push(ctx);
     try {
+      if (method === 'logging/setLevel' && (await this.#levelsPerRequest())) {
+        this.#logLevel = String(params?.level);
+        return {};
+      }
       if (this.#options.era === 'modern' && ctx && INPUT_CAPABLE.has(method)) {
         if (SuspendedCalls.continues(ctx)) return await this.#held.continue(method, params, ctx);
         return await this.#held.start(method, params, ctx, (held) => this.#attempt(method, params, ctx, timeoutMs, held));
@@ -282,7 +292,7 @@ export class UpstreamLink {
   async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, held: HeldAttempt | undefined) {
     const client = await this.connect();
     const { params: stripped, progressToken } = splitProgressToken(params);
-    const upstreamParams = ctx ? withModernMaterial(stripped, ctx) : stripped;
+    const upstreamParams = withLogLevel(ctx ? withModernMaterial(stripped, ctx) : stripped, this.#options.era === 'legacy' ? this.#logLevel : undefined);
     const relayed: Promise<void>[] = [];
     const headers = ctx ? mirroredParamHeaders(ctx) : undefined;
     const result = await client.request({ method, params: upstreamParams }, passthrough, {
@@ -305,6 +315,13 @@ export class UpstreamLink {
     // Progress must reach the client before the result does: after the result its stream is gone.
     await Promise.all(relayed);
     return result;
+  }
+
+  /** Whether log levels travel on each request: a 2025 session's link that speaks 2026 to its upstream. */
+  async #levelsPerRequest(): Promise<boolean> {
+    if (this.#options.era !== 'legacy') return false;
+    await this.connect();
+    return this.#negotiation === MODERN;
   }
 
   async notify(notification: Notification): Promise<void> {
@@ -385,6 +402,13 @@ function withModernMaterial(params: Record<string, unknown> | undefined, ctx: Se
     ...(inputResponses !== undefined ? { inputResponses } : {}),
     ...(requestState !== undefined ? { requestState } : {}),
   };
+}
+
+/** Puts a 2025 session's log level on a 2026 request, unless the request names one itself. */
+function withLogLevel(params: Record<string, unknown> | undefined, level: string | undefined): Record<string, unknown> | undefined {
+  if (level === undefined) return params;
+  const meta = (params?._meta as Record<string, unknown> | undefined) ?? {};
+  return LOG_LEVEL_META_KEY in meta ? params : { ...params, _meta: { ...meta, [LOG_LEVEL_META_KEY]: level } };
 }
 
 /**
