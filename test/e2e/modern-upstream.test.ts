@@ -141,6 +141,26 @@ describe('a 2026-only upstream behind 2025-era sessions', () => {
     }
   });
 
+  it('relays list changes and updates of subscribed resources to a 2025 session, through subscriptions/listen', async () => {
+    const client = await connectClient(`${gw.url}/mcp/web`);
+    const heard: string[] = [];
+    client.setNotificationHandler('notifications/tools/list_changed', () => void heard.push('tools changed'));
+    client.setNotificationHandler('notifications/resources/updated', (notification) => void heard.push(`updated ${notification.params.uri}`));
+    try {
+      expect(textOf(await rawCall(client, 'announce'))).toBe('announced');
+      await expect.poll(() => heard).toEqual(['tools changed']);
+      await client.subscribeResource({ uri: 'memo://note' });
+      await rawCall(client, 'announce');
+      await expect.poll(() => heard).toEqual(['tools changed', 'tools changed', 'updated memo://note']);
+      await client.unsubscribeResource({ uri: 'memo://note' });
+      await rawCall(client, 'announce');
+      await expect.poll(() => heard.length).toBe(4);
+      expect(heard.at(-1)).toBe('tools changed');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('relays the rounds to an old client on the HTTP+SSE transport', async () => {
     const asked: string[] = [];
     const client = answeringV1Client(asked);

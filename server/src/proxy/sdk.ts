@@ -33,7 +33,7 @@ export type {
 } from '@modelcontextprotocol/server';
 export { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 export { Client, LOG_LEVEL_META_KEY, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-export type { ClientContext, Transport, VersionNegotiationOptions } from '@modelcontextprotocol/client';
+export type { ClientContext, McpSubscription, SubscriptionFilter, Transport, VersionNegotiationOptions } from '@modelcontextprotocol/client';
 export { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 export { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 export { createMcpExpressApp } from '@modelcontextprotocol/express';

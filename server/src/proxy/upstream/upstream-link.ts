@@ -20,6 +20,7 @@ import {
   type Implementation,
   type JSONRPCRequest,
   LOG_LEVEL_META_KEY,
+  type McpSubscription,
   type Notification,
   passthrough,
   ProtocolError,
@@ -27,6 +28,7 @@ import {
   type Result,
   type ServerCapabilities,
   type ServerContext,
+  type SubscriptionFilter,
   type VersionNegotiationOptions,
 } from '../sdk.js';
 import { fulfilInputRequired, type InputRound, isInputRequired } from './input-required.js';
@@ -80,6 +82,8 @@ const MODERN: VersionNegotiationOptions = { mode: { pin: '2026-07-28' } };
 const LEGACY: VersionNegotiationOptions = { mode: 'legacy' };
 /** The requests whose 2026 result may be input_required, so whose upstream questions can reach a 2026 client. */
 const INPUT_CAPABLE = new Set(['tools/call', 'prompts/get', 'resources/read']);
+/** What a 2025 session asks that a 2026 upstream has no method for (see #translate). */
+const LISTEN_TRANSLATED = new Set(['logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
 
 export class UpstreamLink {
   readonly name: string;
@@ -103,6 +107,13 @@ export class UpstreamLink {
    * request carries the level it wants log messages at.
    */
   #logLevel: string | undefined;
+  /**
+   * For the same links: the resources the session subscribed to, and the subscriptions/listen stream that carries
+   * their updates and the list changes a 2025 upstream would have sent unasked.
+   */
+  readonly #resourceSubscriptions = new Set<string>();
+  #listening: McpSubscription | undefined;
+  #listenQueue: Promise<void> = Promise.resolve();
 
   constructor(options: UpstreamLinkOptions) {
     this.name = options.name;
@@ -182,7 +193,35 @@ export class UpstreamLink {
       throw new AirlockError('UPSTREAM_UNAVAILABLE', `Upstream "${name}" is closed`);
     }
     this.#client = client;
+    if (this.#options.era === 'legacy' && this.#negotiation === MODERN) void this.#listen(client);
     return client;
+  }
+
+  /** (Re)opens the link's subscriptions/listen stream, one change at a time, so only the last filter stays open. */
+  #listen(client: Client): Promise<void> {
+    const next = this.#listenQueue.then(() => this.#relisten(client));
+    this.#listenQueue = next;
+    return next;
+  }
+
+  /** The stream carries what a 2025 session hears without asking: list changes and subscribed resources. */
+  async #relisten(client: Client): Promise<void> {
+    const previous = this.#listening;
+    this.#listening = undefined;
+    await previous?.close().catch(() => undefined);
+    const caps = client.getServerCapabilities() ?? {};
+    const filter: SubscriptionFilter = {
+      ...(caps.tools?.listChanged ? { toolsListChanged: true } : {}),
+      ...(caps.prompts?.listChanged ? { promptsListChanged: true } : {}),
+      ...(caps.resources?.listChanged ? { resourcesListChanged: true } : {}),
+      ...(this.#resourceSubscriptions.size > 0 ? { resourceSubscriptions: [...this.#resourceSubscriptions] } : {}),
+    };
+    if (Object.keys(filter).length === 0 || this.#client !== client) return;
+    try {
+      this.#listening = await client.listen(filter);
+    } catch (error) {
+      this.#options.logger.warn({ upstream: this.name, err: (error as Error).message }, 'could not listen for upstream changes; list changes and resource updates will not be relayed');
+    }
   }
 
   async #connectWith(negotiation: VersionNegotiationOptions): Promise<Client> {
@@ -236,10 +275,7 @@ export class UpstreamLink {
     const ctx = options.ctx;
     if (ctx) this.#inflight.push(ctx);
     try {
-      if (method === 'logging/setLevel' && (await this.#levelsPerRequest())) {
-        this.#logLevel = String(params?.level);
-        return {};
-      }
+      if (LISTEN_TRANSLATED.has(method) && (await this.#speaksModernForLegacy())) return await this.#translate(method, params);
       if (this.#options.era === 'modern' && ctx && INPUT_CAPABLE.has(method)) {
         if (SuspendedCalls.continues(ctx)) return await this.#held.continue(method, params, ctx);
         return await this.#held.start(method, params, ctx, (held) => this.#attempt(method, params, ctx, timeoutMs, held));
@@ -317,11 +353,29 @@ export class UpstreamLink {
     return result;
   }
 
-  /** Whether log levels travel on each request: a 2025 session's link that speaks 2026 to its upstream. */
-  async #levelsPerRequest(): Promise<boolean> {
+  /** Whether this is a 2025 session's link that speaks 2026 to its upstream (see #translate). */
+  async #speaksModernForLegacy(): Promise<boolean> {
     if (this.#options.era !== 'legacy') return false;
     await this.connect();
     return this.#negotiation === MODERN;
+  }
+
+  /**
+   * 2025 requests the 2026 era dropped: a log level travels on each request instead, and resource subscriptions
+   * are a filter of the subscriptions/listen stream.
+   */
+  async #translate(method: string, params: Record<string, unknown> | undefined): Promise<Result> {
+    if (method === 'logging/setLevel') {
+      this.#logLevel = String(params?.level);
+      return {};
+    }
+    const uri = params?.uri;
+    if (typeof uri !== 'string') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `${method} needs a "uri" string`);
+    if (method === 'resources/subscribe') this.#resourceSubscriptions.add(uri);
+    else this.#resourceSubscriptions.delete(uri);
+    const client = await this.connect();
+    await this.#listen(client);
+    return {};
   }
 
   async notify(notification: Notification): Promise<void> {
@@ -340,6 +394,7 @@ export class UpstreamLink {
     this.#closed = true;
     const client = this.#client ?? (await this.#connecting?.catch(() => undefined));
     this.#client = undefined;
+    await this.#listening?.close().catch(() => undefined);
     await client?.close().catch(() => undefined);
   }
 
