@@ -25,8 +25,8 @@ export type {
   Implementation,
 } from '@modelcontextprotocol/server';
 export { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-export { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-export type { ClientContext, Transport, VersionNegotiationOptions } from '@modelcontextprotocol/client';
+export { Client, PROTOCOL_VERSION_META_KEY, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+export type { ClientContext, JSONRPCMessage, Transport, TransportSendOptions, VersionNegotiationOptions } from '@modelcontextprotocol/client';
 export { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 export { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 export { createMcpExpressApp } from '@modelcontextprotocol/express';
