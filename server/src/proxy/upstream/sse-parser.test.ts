@@ -13,7 +13,7 @@ function parse(...chunks: (string | Buffer)[]): SseEvent[] {
 /** The SDK client's own reading of a stream: a TextDecoderStream into eventsource-parser (an SDK dependency). */
 async function parseLikeSdk(bytes: Buffer): Promise<SseEvent[]> {
   const events: SseEvent[] = [];
-  const reader = new Blob([bytes]).stream().pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+  const reader = new Blob([new Uint8Array(bytes)]).stream().pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
   for (let next = await reader.read(); !next.done; next = await reader.read()) {
     events.push({ id: next.value.id, event: next.value.event, data: next.value.data });
   }
