@@ -32,7 +32,7 @@ export type {
   TransportSendOptions,
 } from '@modelcontextprotocol/server';
 export { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-export { Client, LOG_LEVEL_META_KEY, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+export { Client, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 export type { ClientContext, McpSubscription, SubscriptionFilter, Transport, VersionNegotiationOptions } from '@modelcontextprotocol/client';
 export { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 export { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';

@@ -1,13 +1,8 @@
 import type { Logger } from '../../log/logger.js';
 import type { UpstreamConfig } from '../../config/schema.js';
+import { getDefaultEnvironment, SSEClientTransport, StdioClientTransport, type Transport } from '../sdk.js';
+import { FastPostTransport } from './fast-post-transport.js';
 import { deliverInOrder } from './ordered-transport.js';
-import {
-  getDefaultEnvironment,
-  SSEClientTransport,
-  StdioClientTransport,
-  StreamableHTTPClientTransport,
-  type Transport,
-} from '../sdk.js';
 
 /** Builds the client transport for one upstream from its config: a stdio child, Streamable HTTP or legacy SSE. */
 export function createUpstreamTransport(name: string, config: UpstreamConfig, logger: Logger): Transport {
@@ -33,8 +28,5 @@ function createRawTransport(name: string, config: UpstreamConfig, logger: Logger
     return transport;
   }
   const url = new URL(config.url as string);
-  const requestInit = { headers: config.headers };
-  return config.transport === 'sse'
-    ? new SSEClientTransport(url, { requestInit })
-    : new StreamableHTTPClientTransport(url, { requestInit });
+  return config.transport === 'sse' ? new SSEClientTransport(url, { requestInit: { headers: config.headers } }) : new FastPostTransport(url, config.headers);
 }
