@@ -29,10 +29,17 @@ export interface ChainHead {
 // The largest bigint: a seq bound that excludes nothing, for time ranges that reach past the last row.
 const MAX_SEQ = '9223372036854775807';
 
-// 11 parameters a row; 500 rows stay far below PostgreSQL's 65,535 parameters per statement.
+// Rows of one statement: a batch larger than this is written in a transaction, a statement at a time.
 const ROWS_PER_INSERT = 500;
 const COLUMNS = 'seq, ts, kind, server, tool, grant_name, agent, approval_id, canonical, prev_hash, hash';
 const COLUMN_TYPES = ['bigint', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'] as const;
+/**
+ * The rows go in as one array per column: the statement's text and its 11 parameters are the same for any number
+ * of rows, which PostgreSQL parses and plans in about half the time of a VALUES list with 11 parameters a row.
+ */
+function unnestColumns(offset: number): string {
+  return `unnest(${COLUMN_TYPES.map((type, i) => `$${offset + i + 1}::${type}[]`).join(', ')})`;
+}
 const SELECT_ROW = `SELECT seq, ts, kind, server, tool, grant_name, agent, approval_id, canonical,
   prev_hash AS "prevHash", hash FROM audit_events`;
 
@@ -102,7 +109,7 @@ export async function appendGated<R>(
   const chained = chainOnto(tip, events);
   const gateParams = gate?.params ?? [];
   const n = gateParams.length;
-  const { tuples, params } = insertTuples(chained.rows, n + 5);
+  const columns = columnArrays(chained.rows);
   const rows = await db.query<R & { appended_rows: number }>(
     `WITH gate AS (${gate?.sql ?? 'SELECT'}),
      head AS (
@@ -110,10 +117,10 @@ export async function appendGated<R>(
        WHERE id = 1 AND seq = $${n + 4} AND hash = $${n + 5} AND EXISTS (SELECT FROM gate) RETURNING id),
      appended AS (
        INSERT INTO audit_events (${COLUMNS})
-       SELECT * FROM (VALUES ${tuples.join(', ')}) AS appended (${COLUMNS}) WHERE EXISTS (SELECT FROM head)
+       SELECT * FROM ${unnestColumns(n + 5)} AS appended (${COLUMNS}) WHERE EXISTS (SELECT FROM head)
        RETURNING seq)
      SELECT gate.*, (SELECT count(*) FROM appended)::int AS appended_rows FROM gate`,
-    [...gateParams, chained.tip.seq, chained.tip.hash, new Date(chained.tip.ts).toISOString(), tip.seq, tip.hash, ...params],
+    [...gateParams, chained.tip.seq, chained.tip.hash, new Date(chained.tip.ts).toISOString(), tip.seq, tip.hash, ...columns],
   );
   const appended = rows[0]?.appended_rows === events.length ? { links: chained.rows.map((row) => row.link), tip: chained.tip } : undefined;
   return { gateRows: rows.map(({ appended_rows: _, ...row }) => row as unknown as R), appended };
@@ -122,8 +129,7 @@ export async function appendGated<R>(
 async function appendLocked(tx: Db, events: readonly PreparedAuditEvent[]): Promise<Appended> {
   const chained = chainOnto(await readChainTip(tx, 'FOR UPDATE'), events);
   for (let start = 0; start < chained.rows.length; start += ROWS_PER_INSERT) {
-    const { tuples, params } = insertTuples(chained.rows.slice(start, start + ROWS_PER_INSERT), 0);
-    await tx.query(`INSERT INTO audit_events (${COLUMNS}) VALUES ${tuples.join(', ')}`, params);
+    await tx.query(`INSERT INTO audit_events (${COLUMNS}) SELECT * FROM ${unnestColumns(0)}`, columnArrays(chained.rows.slice(start, start + ROWS_PER_INSERT)));
   }
   await tx.query('UPDATE audit_chain_head SET seq = $1, hash = $2, ts = $3::timestamptz WHERE id = 1', [
     chained.tip.seq,
@@ -155,18 +161,14 @@ function chainOnto(tip: ChainTip, events: readonly PreparedAuditEvent[]): { rows
   return { rows, tip: { seq, hash: prevHash, ts: lastTs } };
 }
 
-/**
- * `(…), (…)` tuples for the rows with their parameters numbered after `offset`. Every slot is cast: inside a
- * VALUES list under SELECT the columns' types are not there to infer them from.
- */
-function insertTuples(rows: readonly ChainedRow[], offset: number): { tuples: string[]; params: unknown[] } {
-  const params: unknown[] = [];
-  const tuples = rows.map(({ link, columns: c }) => {
-    const first = offset + params.length + 1;
-    params.push(link.seq, c.ts, c.kind, c.server, c.tool, c.grant_name, c.agent, c.approval_id, link.canonical, link.prevHash, link.hash);
-    return `(${COLUMN_TYPES.map((type, i) => `$${first + i}::${type}`).join(', ')})`;
-  });
-  return { tuples, params };
+/** The parameters of unnestColumns: one array per column, in COLUMNS order. */
+function columnArrays(rows: readonly ChainedRow[]): unknown[][] {
+  const columns: unknown[][] = COLUMN_TYPES.map(() => []);
+  for (const { link, columns: c } of rows) {
+    const values = [link.seq, c.ts, c.kind, c.server, c.tool, c.grant_name, c.agent, c.approval_id, link.canonical, link.prevHash, link.hash];
+    values.forEach((value, i) => columns[i]!.push(value));
+  }
+  return columns;
 }
 
 /** The current tip; `FOR UPDATE` holds it until the transaction ends. */
