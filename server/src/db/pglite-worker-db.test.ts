@@ -7,24 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { describeDbContract } from '../../../test/contract/db.contract.js';
+import { createTestDatabase } from '../../../test/contract/test-databases.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import { acquireDataDirLock, LOCK_FILE_NAME } from './data-dir-lock.js';
 import { openPgliteWorkerDb, PgliteWorkerDb, startPgliteWorker } from './pglite-worker-db.js';
 
-describeDbContract('PgliteWorkerDb', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'airlock-test-'));
-  const db = await openPgliteWorkerDb(dir);
-  return {
-    dialect: 'pglite',
-    db,
-    location: dir,
-    connectAgain: () => Promise.reject(new Error('PGlite has a single handle per data directory')),
-    async destroy() {
-      await db.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+describeDbContract('PgliteWorkerDb', () => createTestDatabase('pglite', { migrated: false }));
 
 describe('PgliteWorkerDb', () => {
   let dir: string;
