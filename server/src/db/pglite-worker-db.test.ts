@@ -66,6 +66,16 @@ describe('PgliteWorkerDb', () => {
     }
   });
 
+  it('refuses a parameter that cannot cross to the worker as an internal error, and stays usable', async () => {
+    const db = await openPgliteWorkerDb(dir);
+    try {
+      await expect(db.query('SELECT $1::text AS t', [() => 'f'])).rejects.toMatchObject({ code: 'INTERNAL' });
+      expect(await db.query('SELECT $1::text AS t', ['f'])).toEqual([{ t: 'f' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('makes a statement outside an open transaction wait for it to end', async () => {
     const db = await openPgliteWorkerDb(dir);
     try {

@@ -175,7 +175,7 @@ export class PgliteWorkerDb implements Db {
     try {
       this.#worker.postMessage({ ...request, id } satisfies WorkerRequest);
     } catch (error) {
-      // A parameter the structured clone cannot copy (a function, a class with private state): the caller's bug.
+      // A parameter the structured clone cannot copy (a function, a symbol): the caller's bug, not the database's.
       return Promise.reject(new AirlockError('INTERNAL', `Cannot send a statement to the PGlite worker: ${(error as Error).message}`, { cause: error }));
     }
     // Only while a reply is awaited does the worker keep the process alive, so `await db.query()` at the top

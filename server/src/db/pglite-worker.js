@@ -33,7 +33,8 @@ const transactions = new Map();
 const pglite = await open(/** @type {{ dataDir: string }} */ (workerData).dataDir);
 if (pglite) {
   port.on('message', (/** @type {WorkerRequest} */ request) => {
-    // handle() must reach PGlite synchronously: PGlite's queue is what keeps the main thread's order.
+    // handle() reaches PGlite synchronously (a transaction's statements after one shared await): PGlite's queue is
+    // what keeps the order in which the main thread called.
     handle(pglite, request).then(
       (rows) => reply(rows === undefined ? { id: request.id, ok: true } : { id: request.id, ok: true, rows }),
       (error) => reply({ id: request.id, ok: false, error: serializeError(error) }),
