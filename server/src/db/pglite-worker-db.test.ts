@@ -66,16 +66,6 @@ describe('PgliteWorkerDb', () => {
     }
   });
 
-  it('refuses a parameter that cannot cross to the worker as an internal error, and stays usable', async () => {
-    const db = await openPgliteWorkerDb(dir);
-    try {
-      await expect(db.query('SELECT $1::text AS t', [() => 'f'])).rejects.toMatchObject({ code: 'INTERNAL' });
-      expect(await db.query('SELECT $1::text AS t', ['f'])).toEqual([{ t: 'f' }]);
-    } finally {
-      await db.close();
-    }
-  });
-
   it('makes a statement outside an open transaction wait for it to end', async () => {
     const db = await openPgliteWorkerDb(dir);
     try {
@@ -102,7 +92,6 @@ describe('PgliteWorkerDb', () => {
         await tx.query('INSERT INTO t VALUES (1)');
         closed = db.close();
         await expect(db.query('SELECT 1')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
-        await expect(db.transaction(async () => 'never')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
         await tx.query('INSERT INTO t VALUES (2)');
       });
       await closed;
@@ -122,13 +111,7 @@ describe('PgliteWorkerDb', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       await worker.terminate();
 
-      let ran = false;
-      const later = [
-        await db.query('SELECT 1').catch((e: unknown) => e),
-        await db.transaction(async () => void (ran = true)).catch((e: unknown) => e),
-      ];
-      expect(ran).toBe(false);
-      for (const error of [await pending, ...later]) {
+      for (const error of [await pending, await db.query('SELECT 1').catch((e: unknown) => e)]) {
         expect(error).toBeInstanceOf(AirlockError);
         expect(error).toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
         expect((error as Error).message).toMatch(new RegExp(`^Embedded database in ${dir} is unavailable: its worker thread exited`));

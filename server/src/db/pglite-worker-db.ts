@@ -111,15 +111,7 @@ export class PgliteWorkerDb implements Db {
 
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     const id = this.#nextTransaction++;
-    // BEGIN goes out without waiting for its answer, and the callback's statements follow it: one round trip to the
-    // worker fewer per transaction. The callback may thus start before its transaction holds the connection, as on
-    // PostgreSQL; its statements still run only once it does. Known failures (closed, worker gone) stop it first.
-    const begun = this.#call({ op: 'begin', tx: id });
-    if (this.#closing || this.#stopped !== undefined) await begun;
-    const beginFailed = begun.then(
-      () => undefined,
-      (error: unknown) => ({ error }),
-    );
+    await this.#call({ op: 'begin', tx: id });
     const tx = new TransactionDb('pglite', {
       query: async (sql, params) => (await this.#call({ op: 'query', sql, params, tx: id })) ?? [],
       exec: async (sql) => {
@@ -131,15 +123,11 @@ export class PgliteWorkerDb implements Db {
       result = await fn(tx);
     } catch (error) {
       tx.end();
-      // A transaction that never began has nothing to roll back, and its failure is the one to report.
-      const failedBegin = await beginFailed;
-      if (failedBegin) throw failedBegin.error;
       // What the callback threw goes back untouched, unless rolling back failed too (as in PGlite's own transaction).
       await this.#call({ op: 'rollback', tx: id });
       throw error;
     }
     tx.end();
-    await begun;
     await this.#call({ op: 'commit', tx: id });
     return result;
   }
@@ -175,7 +163,7 @@ export class PgliteWorkerDb implements Db {
     try {
       this.#worker.postMessage({ ...request, id } satisfies WorkerRequest);
     } catch (error) {
-      // A parameter the structured clone cannot copy (a function, a symbol): the caller's bug, not the database's.
+      // A parameter the structured clone cannot copy (a function, a class with private state): the caller's bug.
       return Promise.reject(new AirlockError('INTERNAL', `Cannot send a statement to the PGlite worker: ${(error as Error).message}`, { cause: error }));
     }
     // Only while a reply is awaited does the worker keep the process alive, so `await db.query()` at the top

@@ -26,15 +26,13 @@ const ROLLBACK = Symbol('rollback');
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 
-/** Transactions by the main thread's id, entered at `begin` before BEGIN has run (statements may follow at once). */
-/** @type {Map<number, Promise<OpenTransaction>>} */
+/** @type {Map<number, OpenTransaction>} */
 const transactions = new Map();
 
 const pglite = await open(/** @type {{ dataDir: string }} */ (workerData).dataDir);
 if (pglite) {
   port.on('message', (/** @type {WorkerRequest} */ request) => {
-    // handle() reaches PGlite synchronously (a transaction's statements after one shared await): PGlite's queue is
-    // what keeps the order in which the main thread called.
+    // handle() must reach PGlite synchronously: PGlite's queue is what keeps the main thread's order.
     handle(pglite, request).then(
       (rows) => reply(rows === undefined ? { id: request.id, ok: true } : { id: request.id, ok: true, rows }),
       (error) => reply({ id: request.id, ok: false, error: serializeError(error) }),
@@ -65,11 +63,11 @@ async function open(dataDir) {
 async function handle(pglite, request) {
   switch (request.op) {
     case 'query': {
-      const on = request.tx === undefined ? pglite : (await transactionOf(request.tx)).tx;
+      const on = request.tx === undefined ? pglite : transactionOf(request.tx).tx;
       return (await on.query(request.sql, /** @type {unknown[] | undefined} */ (request.params))).rows;
     }
     case 'exec': {
-      const on = request.tx === undefined ? pglite : (await transactionOf(request.tx)).tx;
+      const on = request.tx === undefined ? pglite : transactionOf(request.tx).tx;
       await on.exec(request.sql);
       return undefined;
     }
@@ -88,8 +86,7 @@ async function handle(pglite, request) {
 
 /**
  * Opens a transaction the main thread drives: PGlite's own `transaction()` holds its connection (so other
- * statements queue behind it, as in-thread) until `end()` tells it to commit or roll back. The transaction is
- * known by its id at once, so its statements can arrive right behind BEGIN and wait here for it.
+ * statements queue behind it, as in-thread) until `end()` tells it to commit or roll back.
  * @param {PGlite} pglite
  * @param {number} id
  */
@@ -107,15 +104,8 @@ async function begin(pglite, id) {
     if (!(await decided)) throw ROLLBACK;
   });
   // `outcome` settles first only when BEGIN itself failed; otherwise it waits for the decision.
-  const open = Promise.race([begun, outcome.then(() => /** @type {never} */ (undefined))]).then((tx) => ({ tx, decide, outcome }));
-  transactions.set(id, open);
-  try {
-    await open;
-  } catch (error) {
-    // The main thread sends no end for a transaction that never began; its statements fail with this error.
-    transactions.delete(id);
-    throw error;
-  }
+  const tx = await Promise.race([begun, outcome.then(() => /** @type {never} */ (undefined))]);
+  transactions.set(id, { tx, decide, outcome });
 }
 
 /**
@@ -125,10 +115,9 @@ async function begin(pglite, id) {
 async function end(id, commit) {
   const open = transactionOf(id);
   transactions.delete(id);
-  const { decide, outcome } = await open;
-  decide(commit);
+  open.decide(commit);
   try {
-    await outcome;
+    await open.outcome;
   } catch (error) {
     if (error !== ROLLBACK) throw error;
   }
