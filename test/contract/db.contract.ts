@@ -1,6 +1,6 @@
 /**
  * The `Db` contract (server/src/db/db.ts), run against every implementation: `describeDbContract(name, open)`
- * is called from pglite-worker-db.test.ts and postgres-db.test.ts (hono's runTest). It also pins the SQL features the
+ * is called from pglite-db.test.ts and postgres-db.test.ts (hono's runTest). It also pins the SQL features the
  * audit log and the migration runner rely on, so a driver upgrade that breaks them fails here first.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 import { DIALECTS, type Db, type Dialect } from '../../server/src/db/db.js';
 import { migrate } from '../../server/src/db/migrate.js';
-import { openPgliteWorkerDb } from '../../server/src/db/pglite-worker-db.js';
+import { openPgliteDb } from '../../server/src/db/pglite-db.js';
 import { PostgresDb } from '../../server/src/db/postgres-db.js';
 
 export const TEST_DATABASE_URL =
@@ -54,7 +54,7 @@ export async function createTestDatabase(dialect: Dialect, options: TestDatabase
 
 async function createPglite(): Promise<TestDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'airlock-test-'));
-  const db = await openPgliteWorkerDb(dir);
+  const db = await openPgliteDb(dir);
   return {
     dialect: 'pglite',
     db,

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { hashJson } from '../../server/src/audit/hash-chain.js';
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
-import { openPgliteWorkerDb } from '../../server/src/db/pglite-worker-db.js';
+import { openPgliteDb } from '../../server/src/db/pglite-db.js';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_DIALECTS, type TestDatabase } from '../contract/test-databases.js';
 import { rawCall, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
@@ -90,7 +90,7 @@ describe.each(TEST_DIALECTS)('a SIGKILL while %s-backed calls are held', (dialec
     second.child.kill('SIGTERM');
     await once(second.child, 'exit');
 
-    const db = database?.db ?? (await openPgliteWorkerDb(join(dir, 'data')));
+    const db = database?.db ?? (await openPgliteDb(join(dir, 'data')));
     try {
       const [kinds] = await db.query<{ requested: number; abandoned: number; approved: number; executed: number }>(
         `SELECT count(*) FILTER (WHERE kind = 'approval_requested')::int AS requested, count(*) FILTER (WHERE kind = 'abandoned')::int AS abandoned,

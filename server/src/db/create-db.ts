@@ -1,12 +1,12 @@
 /**
  * Picks the database for this process (DESIGN.md §2): PostgreSQL when `DATABASE_URL` is set, otherwise the
- * embedded PGlite database in `AIRLOCK_DATA_DIR` (default `./.airlock`), run in a worker thread. Migrations are the caller's next step
+ * embedded PGlite database in `AIRLOCK_DATA_DIR` (default `./.airlock`). Migrations are the caller's next step
  * (`migrate`), so read-only commands such as `airlock audit verify` never change the schema.
  */
 import { resolve } from 'node:path';
 
 import type { Db } from './db.js';
-import { openPgliteWorkerDb } from './pglite-worker-db.js';
+import { openPgliteDb } from './pglite-db.js';
 import { PostgresDb } from './postgres-db.js';
 
 export const DEFAULT_DATA_DIR = '.airlock';
@@ -34,7 +34,7 @@ export function resolveStorageTarget(options: CreateDbOptions = {}): StorageTarg
  */
 export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
   const target = resolveStorageTarget(options);
-  if (target.kind === 'pglite') return openPgliteWorkerDb(target.dataDir);
+  if (target.kind === 'pglite') return openPgliteDb(target.dataDir);
   const db = new PostgresDb({ connectionString: target.connectionString });
   try {
     await db.query('SELECT 1');

@@ -1,6 +1,6 @@
 /**
  * The storage seam. Everything that touches the database (migrations, audit log, approvals, grants, console users)
- * goes through `Db`, which has two implementations: `PgliteWorkerDb` (embedded, one process) and `PostgresDb` (scaled,
+ * goes through `Db`, which has two implementations: `PgliteDb` (embedded, one process) and `PostgresDb` (scaled,
  * several gateway processes). Both run the same SQL and pass `test/contract/db.contract.ts`.
  *
  * This file owns the contract only; connection handling, pooling and the data-dir lock live in the implementations.
