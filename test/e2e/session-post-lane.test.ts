@@ -67,6 +67,12 @@ describe('POSTs on an open session', () => {
     expect(JSON.parse(response.body)).toMatchObject({ id: 9, result: { content: [{ text: 'lane' }] } });
   });
 
+  it('reads a body that starts with a UTF-8 byte order mark, as Express’s parser does', async () => {
+    const response = await post(`${gw.url}/mcp`, headers(KEYS.ci), `\uFEFF${echo}`);
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.body)).toMatchObject({ id: 9, result: { content: [{ text: 'lane' }] } });
+  });
+
   it('answers 401 without a key and 403 with another grant’s key', async () => {
     const missing = await post(`${gw.url}/mcp`, headers(undefined), echo);
     expect(missing.status).toBe(401);

@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { sendJsonRpcError } from '../proxy/downstream/json-rpc-http.js';
+import { sendJsonRpcError, sendParseError } from '../proxy/downstream/json-rpc-http.js';
 import type { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
 import { type LegacySseSessions, SSE_MESSAGES_PATH } from '../proxy/downstream/legacy-sse.js';
 import type { ModernHandler } from '../proxy/downstream/modern-arm.js';
@@ -120,7 +120,7 @@ export function createHttpApp(options: HttpAppOptions): RequestListener {
     if (error.type === 'entity.too.large') {
       sendJsonRpcError(res, 413, -32600, `Request body too large: the limit is ${config.sessions.maxRequestBody} (sessions.maxRequestBody)`);
     } else if (error.type === 'entity.parse.failed') {
-      sendJsonRpcError(res, 400, -32700, `Parse error: the request body is not valid JSON (${error.message})`);
+      sendParseError(res, error.message);
     } else {
       logger.error({ err: error }, 'http error');
       sendJsonRpcError(res, error.status ?? 500, -32603, `Internal error: ${error.message}`);

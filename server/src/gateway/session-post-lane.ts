@@ -7,7 +7,8 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 
-import { sendJsonRpcError } from '../proxy/downstream/json-rpc-http.js';
+import { sendParseError } from '../proxy/downstream/json-rpc-http.js';
+import { readText } from '../util/http-body.js';
 
 const MCP_PATH = /^\/mcp(?:\/([^/?#]+))?$/;
 const JSON_BODY = /^application\/json\s*(?:;\s*charset=utf-8\s*)?$/i;
@@ -40,22 +41,16 @@ export function sessionPostLane(options: SessionPostLaneOptions): (req: Incoming
       return false;
     }
     if (!options.authenticate(req, res)) return true;
-    readBody(req, length).then(
+    readText(req).then(
       async (text) => {
         const body = parseMessage(text);
-        if (body instanceof Error) sendJsonRpcError(res, 400, -32700, `Parse error: the request body is not valid JSON (${body.message})`);
+        if (body instanceof Error) sendParseError(res, body.message);
         else await options.serve(req, res, view, body);
       },
       () => res.destroy(),
     );
     return true;
   };
-}
-
-async function readBody(req: IncomingMessage, length: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks, length).toString('utf8');
 }
 
 /** Like Express's JSON parser in strict mode: a JSON-RPC body is an object or an array. */

@@ -6,3 +6,8 @@ export function sendJsonRpcError(res: ServerResponse, status: number, code: numb
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message, ...(data === undefined ? {} : { data }) }, id }));
 }
+
+/** The answer to a body that is not JSON, alike from Express's parser and the session POST lane. */
+export function sendParseError(res: ServerResponse, reason: string): void {
+  sendJsonRpcError(res, 400, -32700, `Parse error: the request body is not valid JSON (${reason})`);
+}

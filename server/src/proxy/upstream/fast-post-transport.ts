@@ -12,7 +12,7 @@ import {
   type Transport,
   type TransportSendOptions,
 } from '../sdk.js';
-import { decodedBody, discard, mediaType, readText } from './http-body.js';
+import { decodedBody, discard, mediaType, readText } from '../../util/http-body.js';
 import { toJsonRpcMessage } from './json-rpc-message.js';
 import { SseParser } from './sse-parser.js';
 
