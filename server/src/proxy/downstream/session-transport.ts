@@ -26,17 +26,15 @@ import {
 /** A comment line on an SSE stream that has been silent this long keeps proxies from closing it (the SDK's own default). */
 const KEEP_ALIVE_MS = 15_000;
 
-type Handler<T> = T | undefined;
-
 export class SessionTransport implements Transport {
   readonly #inner: NodeStreamableHTTPServerTransport;
   /** Requests answered on their own response, by JSON-RPC id. */
   readonly #open = new Map<RequestId, DirectResponse>();
   #supportedVersions: readonly string[] | undefined;
 
-  onmessage: Handler<Transport['onmessage']>;
-  onclose: Handler<Transport['onclose']>;
-  onerror: Handler<Transport['onerror']>;
+  onmessage?: Transport['onmessage'];
+  onclose?: Transport['onclose'];
+  onerror?: Transport['onerror'];
 
   constructor(inner: NodeStreamableHTTPServerTransport) {
     this.#inner = inner;

@@ -83,7 +83,7 @@ const LEGACY: VersionNegotiationOptions = { mode: 'legacy' };
 /** The requests whose 2026 result may be input_required, so whose upstream questions can reach a 2026 client. */
 const INPUT_CAPABLE = new Set(['tools/call', 'prompts/get', 'resources/read']);
 /** What a 2025 session asks that a 2026 upstream has no method for (see #translate). */
-const LISTEN_TRANSLATED = new Set(['logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+const NO_2026_METHOD = new Set(['logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
 
 export class UpstreamLink {
   readonly name: string;
@@ -275,7 +275,7 @@ export class UpstreamLink {
     const ctx = options.ctx;
     if (ctx) this.#inflight.push(ctx);
     try {
-      if (LISTEN_TRANSLATED.has(method) && (await this.#speaksModernForLegacy())) return await this.#translate(method, params);
+      if (NO_2026_METHOD.has(method) && (await this.#speaksModernForLegacy())) return await this.#translate(method, params);
       if (this.#options.era === 'modern' && ctx && INPUT_CAPABLE.has(method)) {
         if (SuspendedCalls.continues(ctx)) return await this.#held.continue(method, params, ctx);
         return await this.#held.start(method, params, ctx, (held) => this.#attempt(method, params, ctx, timeoutMs, held));
