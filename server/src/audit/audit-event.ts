@@ -117,6 +117,7 @@ export interface AuditColumns {
   grant_name: string | null;
   agent: string | null;
   approval_id: string | null;
+  actor: string | null;
 }
 
 export function auditColumns(record: {
@@ -127,6 +128,7 @@ export function auditColumns(record: {
   grant?: string;
   agent?: string;
   approvalId?: string;
+  actor?: string;
 }): AuditColumns {
   return {
     ts: record.ts,
@@ -136,6 +138,7 @@ export function auditColumns(record: {
     grant_name: record.grant ?? null,
     agent: record.agent ?? null,
     approval_id: record.approvalId ?? null,
+    actor: record.actor ?? null,
   };
 }
 

@@ -84,9 +84,10 @@ describe('verifyChain', () => {
 
     it('names filter columns that disagree with the hashed event', async () => {
       const [row] = chain(1);
-      const columns = { ts: '2026-11-24T00:00:00Z', kind: 'denied', server: null, tool: 't1', grant_name: null, agent: null, approval_id: null };
+      const columns = { ts: '2026-11-24T00:00:00Z', kind: 'denied', server: null, tool: 't1', grant_name: null, agent: null, approval_id: null, actor: 'web:mallory' };
       expect((await verifyChain([{ ...row!, columns }])).problems).toEqual([
         { seq: 1, message: 'column kind is "denied" but the hashed event says "allowed" (edited)' },
+        { seq: 1, message: 'column actor is "web:mallory" but the hashed event says null (edited)' },
       ]);
     });
   });

@@ -186,6 +186,7 @@ function toVerifiable(row: StoredChainRow): VerifiableRow {
       grant_name: row.grant_name,
       agent: row.agent,
       approval_id: row.approval_id,
+      actor: row.actor,
     },
   };
 }
