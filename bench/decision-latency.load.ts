@@ -2,7 +2,8 @@
  * The agent and the approver of bench/approval.bench.ts, in a process of their own so the gateway's numbers are
  * its own: an SDK client makes held calls to the holding instance, the approval's id arrives over /api/stream, the
  * decision is posted to the deciding instance, and the upstream's stamp says when the call reached it.
- * Prints one JSON array of [approval id, when the decision was sent, when the upstream received the call] (epoch ms).
+ * Prints one JSON array of [approval id, when the decision was sent, when the upstream read the call, when its
+ * handler ran] (epoch ms).
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { WebSocket } from 'ws';
@@ -21,7 +22,7 @@ await new Promise((resolve, reject) => socket.once('open', resolve).once('error'
 
 const client = new Client({ name: 'bench', version: '1.0.0' });
 await client.connect(new StreamableHTTPClientTransport(new URL(`${holder}/mcp`)));
-const measured: [string, number, number][] = [];
+const measured: [string, number, number, number][] = [];
 for (let round = 0; round < rounds + 20; round += 1) {
   const id = new Promise<string>((resolve) => created.push(resolve));
   const call = client.request({ method: 'tools/call', params: { name: 'test__stamp', arguments: { round } } }, passthrough);
@@ -34,7 +35,8 @@ for (let round = 0; round < rounds + 20; round += 1) {
   });
   if (response.status !== 200) throw new Error(`decision answered ${response.status}`);
   const result = (await call) as { content: { text: string }[] };
-  if (round >= 20) measured.push([approvalId, decidedAt, Number(result.content[0]!.text)]);
+  const [readAt, handledAt] = result.content[0]!.text.split(' ').map(Number) as [number, number];
+  if (round >= 20) measured.push([approvalId, decidedAt, readAt, handledAt]);
 }
 await client.close();
 socket.close();
