@@ -7,7 +7,7 @@ import { request } from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startGateway, TEST_UPSTREAM, tsxCommand, type RunningGateway } from './helpers/gateway.js';
+import { startGateway, startHttpUpstream, TEST_UPSTREAM, tsxCommand, type RunningGateway } from './helpers/gateway.js';
 
 const KEYS = { ci: 'lane-key-ci', ops: 'lane-key-ops' };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -27,6 +27,7 @@ function post(url: string, headers: Record<string, string>, body: string): Promi
 
 describe('POSTs on an open session', () => {
   let gw: RunningGateway;
+  let web: Awaited<ReturnType<typeof startHttpUpstream>>;
   let session = '';
   const headers = (key: string | undefined, extra: Record<string, string> = {}) => ({
     'content-type': 'application/json',
@@ -39,9 +40,10 @@ describe('POSTs on an open session', () => {
   const echo = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'test__echo', arguments: { text: 'lane' } } });
 
   beforeAll(async () => {
+    web = await startHttpUpstream();
     gw = await startGateway({
       listen: { port: 0 },
-      servers: { test: tsxCommand(TEST_UPSTREAM) },
+      servers: { test: tsxCommand(TEST_UPSTREAM), web: { url: web.url } },
       sessions: { maxRequestBody: '2kb' },
       grants: [
         { name: 'ci', key_sha256: sha256(KEYS.ci) },
@@ -59,12 +61,22 @@ describe('POSTs on an open session', () => {
   }, 60_000);
   afterAll(async () => {
     await gw?.close();
+    await web?.close();
   });
 
   it('serves a call with the key that opened the session', async () => {
     const response = await post(`${gw.url}/mcp`, headers(KEYS.ci), echo);
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({ id: 9, result: { content: [{ text: 'lane' }] } });
+  });
+
+  it('forwards the Mcp-Param headers of the call to a Streamable HTTP upstream', async () => {
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'web__headers', arguments: {} } });
+    const response = await post(`${gw.url}/mcp`, headers(KEYS.ci, { 'mcp-param-region': 'eu-west-1', 'x-not-mirrored': 'no' }), call);
+    expect(response.status).toBe(200);
+    const seen = JSON.parse(JSON.parse(response.body).result.content[0].text) as Record<string, string>;
+    expect(seen['mcp-param-region']).toBe('eu-west-1');
+    expect(seen['x-not-mirrored']).toBeUndefined();
   });
 
   it('reads a body that starts with a UTF-8 byte order mark, as Express’s parser does', async () => {

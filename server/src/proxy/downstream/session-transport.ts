@@ -22,6 +22,7 @@ import {
   type Transport,
   type TransportSendOptions,
 } from '../sdk.js';
+import { requestView } from './request-view.js';
 
 /** A comment line on an SSE stream that has been silent this long keeps proxies from closing it (the SDK's own default). */
 const KEEP_ALIVE_MS = 15_000;
@@ -195,26 +196,4 @@ class DirectResponse {
 
 function sseEvent(message: JSONRPCMessage): string {
   return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
-}
-
-/**
- * What handlers may read of the HTTP request (`ctx.http.req`): its method, URL and headers, the headers turned
- * into a web `Headers` only if someone reads them.
- */
-function requestView(req: IncomingMessage): Request {
-  let headers: Headers | undefined;
-  return {
-    method: req.method,
-    url: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
-    get headers(): Headers {
-      if (!headers) {
-        headers = new Headers();
-        for (const [name, value] of Object.entries(req.headers)) {
-          if (Array.isArray(value)) for (const each of value) headers.append(name, each);
-          else if (value !== undefined) headers.set(name, value);
-        }
-      }
-      return headers;
-    },
-  } as unknown as Request;
 }

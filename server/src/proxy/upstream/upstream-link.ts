@@ -13,6 +13,7 @@ import { AirlockError } from '../../errors/airlock-error.js';
 import type { Logger } from '../../log/logger.js';
 import type { Clock } from '../../util/clock.js';
 import { formatDuration } from '../../util/duration.js';
+import { forEachHeader } from '../downstream/request-view.js';
 import { isSessionExpired, refusesLegacyEra, toDownstreamError } from '../errors.js';
 import {
   Client,
@@ -471,10 +472,10 @@ function withLogLevel(params: Record<string, unknown> | undefined, level: string
  * them against the body. The arguments are forwarded unchanged, so their headers are too.
  */
 function mirroredParamHeaders(ctx: ServerContext): Record<string, string> | undefined {
-  const incoming = ctx.http?.req?.headers;
+  const incoming = ctx.http?.req;
   if (!incoming) return undefined;
   let mirrored: Record<string, string> | undefined;
-  incoming.forEach((value, name) => {
+  forEachHeader(incoming, (value, name) => {
     if (name.startsWith('mcp-param-')) (mirrored ??= {})[name] = value;
   });
   return mirrored;
