@@ -1,7 +1,8 @@
 /**
  * How a 2025-era session's requests are answered (proxy/downstream/session-transport.ts), seen on the wire by a
  * raw HTTP client: JSON when the answer is all there is, an SSE stream when progress must go first, an empty
- * stream for a request the client cancelled, and a hang-up treated as a cancellation: the held approval is left.
+ * stream for a request the client cancelled, a stream with keep-alive comments once a held call has been silent
+ * for 15 s, and a hang-up treated as a cancellation: the held approval is left.
  */
 import { request } from 'node:http';
 
@@ -75,6 +76,36 @@ describe('answers to a session’s requests', () => {
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('');
     await expect.poll(async () => (await pending('touch'))?.id).toBeUndefined();
+  });
+
+  it('turns a held call silent for 15 s into a stream with a keep-alive comment, then answers on it', async () => {
+    const body = JSON.stringify(call(8, 'test__touch', {}));
+    const chunks: string[] = [];
+    let contentType: string | undefined;
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = request(`${gw.url}/mcp`, { method: 'POST', headers: { ...headers(), 'content-length': Buffer.byteLength(body) } }, (res) => {
+        contentType = res.headers['content-type'];
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => chunks.push(chunk));
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    let id = '';
+    await expect.poll(async () => (id = (await pending('touch'))?.id ?? '')).not.toBe('');
+    const opened = Date.now();
+    gw.gateway.sessions.keepAlive(opened + 5_000);
+    gw.gateway.sessions.keepAlive(opened + 15_000);
+    await expect.poll(() => chunks.join('')).toBe(': keepalive\n\n');
+    expect(contentType).toBe('text/event-stream');
+    // Silence is counted from the last comment: 10 s later there is nothing to send yet.
+    gw.gateway.sessions.keepAlive(opened + 25_000);
+    await gw.service.decide(id, { decision: 'approve' }, { id: 'web:alice', via: 'web' });
+    await ended;
+    const [comment, event] = chunks.join('').split('\n\n');
+    expect(comment).toBe(': keepalive');
+    expect(JSON.parse(event!.slice('event: message\ndata: '.length))).toMatchObject({ id: 8, result: { content: [{ type: 'text' }] } });
   });
 
   it('treats a client that hangs up on a held call as cancelling it: the approval is left', async () => {

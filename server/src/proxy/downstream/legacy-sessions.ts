@@ -91,6 +91,7 @@ export class LegacySessions {
         },
         onsessionclosed: (id) => void this.#close(id, 'closed by client'),
       }),
+      this.#options.clock,
     );
     transport.onclose = () => {
       if (sessionId !== undefined) void this.#close(sessionId, 'transport closed');
@@ -130,6 +131,11 @@ export class LegacySessions {
     const idle = [...this.#sessions.values()].filter((s) => s.active === 0 && now - s.lastSeen >= this.#options.idleTimeoutMs);
     await Promise.all(idle.map((s) => this.#close(s.id, 'idle')));
     return idle.map((s) => s.id);
+  }
+
+  /** Keeps every session's silent open responses alive (SessionTransport.keepAlive). Driven by a timer. */
+  keepAlive(now = this.#options.clock.now()): void {
+    for (const session of this.#sessions.values()) session.transport.keepAlive(now);
   }
 
   /** Sends a notification to every open session (the policy changed what tools/list shows, say). */

@@ -22,23 +22,26 @@ import {
   type Transport,
   type TransportSendOptions,
 } from '../sdk.js';
+import type { Clock } from '../../util/clock.js';
 import { requestView } from './request-view.js';
 
 /** A comment line on an SSE stream that has been silent this long keeps proxies from closing it (the SDK's own default). */
-const KEEP_ALIVE_MS = 15_000;
+export const KEEP_ALIVE_MS = 15_000;
 
 export class SessionTransport implements Transport {
   readonly #inner: NodeStreamableHTTPServerTransport;
   /** Requests answered on their own response, by JSON-RPC id. */
   readonly #open = new Map<RequestId, DirectResponse>();
+  readonly #clock: Clock;
   #supportedVersions: readonly string[] | undefined;
 
   onmessage?: Transport['onmessage'];
   onclose?: Transport['onclose'];
   onerror?: Transport['onerror'];
 
-  constructor(inner: NodeStreamableHTTPServerTransport) {
+  constructor(inner: NodeStreamableHTTPServerTransport, clock: Clock) {
     this.#inner = inner;
+    this.#clock = clock;
     inner.onmessage = (message, extra) => {
       this.#noteCancellation(message);
       this.onmessage?.(message, extra);
@@ -75,7 +78,7 @@ export class SessionTransport implements Transport {
       await this.#inner.handleRequest(req, res, body);
       return;
     }
-    const response = new DirectResponse(res, this.#inner.sessionId as string);
+    const response = new DirectResponse(res, this.#inner.sessionId as string, this.#clock.now());
     this.#open.set(id, response);
     // A client that hangs up before its answer has given up on the request: cancel it as if it had said so
     // (a held approval is then left, the upstream call aborted).
@@ -103,8 +106,17 @@ export class SessionTransport implements Transport {
       this.#open.delete(id as RequestId);
       response.finish(message);
     } else {
-      response.event(message);
+      response.event(message, this.#clock.now());
     }
+  }
+
+  /**
+   * Sends a keep-alive comment on each open response silent for KEEP_ALIVE_MS at `now`, turning it into a stream
+   * if it was not one yet (a call held for approval without a progress token). Driven by one timer for all
+   * sessions (LegacySessions.keepAlive) rather than one per request, testable with a clock.
+   */
+  keepAlive(now: number): void {
+    for (const response of this.#open.values()) if (response.silentSince(now) >= KEEP_ALIVE_MS) response.keepAlive(now);
   }
 
   /** The id of a request this class answers itself, or undefined to leave the request to the SDK transport. */
@@ -141,27 +153,34 @@ class DirectResponse {
   readonly #res: ServerResponse;
   readonly #sessionId: string;
   #streaming = false;
-  #keepAlive: NodeJS.Timeout | undefined;
+  /** When this response last sent something, or opened (clock ms). */
+  #lastSent: number;
 
-  constructor(res: ServerResponse, sessionId: string) {
+  constructor(res: ServerResponse, sessionId: string, now: number) {
     this.#res = res;
     this.#sessionId = sessionId;
-    // A long silence (a call held for approval without a progress token) turns into a stream with comments,
-    // as the SDK transport's own streams do.
-    this.#keepAlive = setInterval(() => {
-      this.#stream();
-      this.#res.write(': keepalive\n\n');
-    }, KEEP_ALIVE_MS);
-    this.#keepAlive.unref();
+    this.#lastSent = now;
   }
 
-  event(message: JSONRPCMessage): void {
+  silentSince(now: number): number {
+    return now - this.#lastSent;
+  }
+
+  /** A long silence turns into a stream with comments, as the SDK transport's own streams do. */
+  keepAlive(now: number): void {
+    if (this.#res.writableEnded || this.#res.destroyed) return;
+    this.#stream();
+    this.#res.write(': keepalive\n\n');
+    this.#lastSent = now;
+  }
+
+  event(message: JSONRPCMessage, now: number): void {
     this.#stream();
     this.#res.write(sseEvent(message));
+    this.#lastSent = now;
   }
 
   finish(message: JSONRPCMessage): void {
-    clearInterval(this.#keepAlive);
     if (this.#res.writableEnded || this.#res.destroyed) return;
     if (this.#streaming) {
       this.#res.end(sseEvent(message));
@@ -174,7 +193,6 @@ class DirectResponse {
 
   /** No answer will come (cancelled, transport closed): an empty stream tells the client so. */
   abandon(): void {
-    clearInterval(this.#keepAlive);
     if (this.#res.writableEnded || this.#res.destroyed) return;
     this.#stream();
     this.#res.end();
