@@ -8,6 +8,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 
 import type { Db, Row } from './db.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { PgliteStatements } from './pglite-statements.js';
 import { toStorageError } from './storage-error.js';
 import { TransactionDb } from './transaction-db.js';
 
@@ -33,17 +34,23 @@ export class PgliteDb implements Db {
   readonly #pglite: PGlite;
   readonly #lock: DataDirLock;
   readonly #target: string;
+  readonly #statements: PgliteStatements;
   #closing: Promise<void> | undefined;
 
   constructor(pglite: PGlite, lock: DataDirLock, target: string) {
     this.#pglite = pglite;
     this.#lock = lock;
     this.#target = target;
+    this.#statements = new PgliteStatements(pglite);
   }
 
   async query<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    const pglite = this.#pglite;
     try {
-      return (await this.#pglite.query<T>(sql, params as unknown[] | undefined)).rows;
+      if (!this.#statements.takes(sql, params)) return (await pglite.query<T>(sql, params as unknown[] | undefined)).rows;
+      // The locks PGlite's own query() takes: no transaction open, and no other statement running.
+      await pglite._checkReady();
+      return (await pglite._runExclusiveTransaction(() => pglite._runExclusiveQuery(() => this.#statements.run(sql, params!, false)))) as T[];
     } catch (error) {
       throw toStorageError(error, this.#target);
     }
@@ -62,7 +69,7 @@ export class PgliteDb implements Db {
     let fnError: { error: unknown } | undefined;
     try {
       return await this.#pglite.transaction(async (pgliteTx) => {
-        const tx = new TransactionDb('pglite', connectionOf(pgliteTx, target));
+        const tx = new TransactionDb('pglite', connectionOf(this.#pglite, pgliteTx, this.#statements, target));
         try {
           return await fn(tx);
         } catch (error) {
@@ -91,11 +98,13 @@ export class PgliteDb implements Db {
   }
 }
 
-function connectionOf(tx: Transaction, target: string) {
+function connectionOf(pglite: PGlite, tx: Transaction, statements: PgliteStatements, target: string) {
   return {
     async query(sql: string, params?: readonly unknown[]): Promise<Row[]> {
       try {
-        return (await tx.query<Row>(sql, params as unknown[] | undefined)).rows;
+        if (!statements.takes(sql, params)) return (await tx.query<Row>(sql, params as unknown[] | undefined)).rows;
+        // The transaction holds PGlite's transaction lock already; a statement still takes the query lock.
+        return await pglite._runExclusiveQuery(() => statements.run(sql, params!, true));
       } catch (error) {
         throw toStorageError(error, target);
       }
