@@ -13,8 +13,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import {
   isJsonContentType,
-  isJSONRPCErrorResponse,
-  isJSONRPCResultResponse,
   type JSONRPCMessage,
   type MessageExtraInfo,
   type NodeStreamableHTTPServerTransport,
@@ -95,7 +93,8 @@ export class SessionTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    const answer = isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
+    // The SDK Server built the message: anything without a method is its answer to a request.
+    const answer = !('method' in message);
     const id = answer ? message.id : options?.relatedRequestId;
     const response = id === undefined ? undefined : this.#open.get(id);
     if (!response) {
