@@ -2,9 +2,13 @@
  * Proxy overhead: the official SDK client calls the test upstream's echo tool directly and through
  * `airlock serve` (allow-all), in one run on loopback, at concurrency 1 and 16. Each side runs in its own process
  * (upstream, gateway, this client) so the gateway's work is not hidden in the client's event loop.
+ * On Linux it also reports the CPU time each process spent per call (from /proc), which moves far less than
+ * latency when other work shares the machine: the gateway's own cost, next to the client's and the upstream's.
  *
  *   npm run bench              (CALLS=2000 by default)
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,12 +32,43 @@ async function clients(url: string, count: number): Promise<Client[]> {
   );
 }
 
-async function measure(url: string, concurrency: number): Promise<{ p50: number; p99: number; perSecond: number }> {
+/** CPU seconds a process has used so far (user + system), or undefined where /proc is not there. */
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Measured {
+  p50: number;
+  p99: number;
+  perSecond: number;
+  /** Microseconds of CPU per call: this client, the upstream, the gateway (when one is in the path). */
+  cpu: { client: number; upstream?: number; gateway?: number };
+}
+
+async function measure(url: string, concurrency: number, gatewayPid?: number): Promise<Measured> {
   const pool = await clients(url, concurrency);
   const call = (client: Client) => client.request({ method: 'tools/call', params: { name: 'echo', arguments: { text: 'bench' } } }, passthrough);
   for (let i = 0; i < WARMUP; i += 1) await call(pool[i % concurrency]!);
   const latencies: number[] = [];
   let next = 0;
+  const perCall = (before: number | undefined, after: number | undefined) =>
+    before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / CALLS;
+  const upstreamBefore = cpuSeconds(upstream.child.pid!);
+  const gatewayBefore = gatewayPid === undefined ? undefined : cpuSeconds(gatewayPid);
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     pool.map(async (client) => {
@@ -46,10 +81,16 @@ async function measure(url: string, concurrency: number): Promise<{ p50: number;
     }),
   );
   const elapsed = performance.now() - started;
-  await Promise.all(pool.map((client) => client.close()));
+  const client = process.cpuUsage(clientBefore);
+  const cpu = {
+    client: (client.user + client.system) / CALLS,
+    upstream: perCall(upstreamBefore, cpuSeconds(upstream.child.pid!)),
+    gateway: gatewayPid === undefined ? undefined : perCall(gatewayBefore, cpuSeconds(gatewayPid)),
+  };
+  await Promise.all(pool.map((each) => each.close()));
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { p50: at(0.5), p99: at(0.99), perSecond: (latencies.length / elapsed) * 1000 };
+  return { p50: at(0.5), p99: at(0.99), perSecond: (latencies.length / elapsed) * 1000, cpu };
 }
 
 const upstream = await startProcess(['--import', 'tsx', 'test/fixtures/test-upstream.ts', '--http', '0'], /listening (\S+)/, 'stdout');
@@ -62,9 +103,15 @@ const gatewayUrl = `${gateway.match[1]!}/mcp/echo`;
 
 try {
   const rows: string[] = [];
+  const cpuRows: string[] = [];
+  const us = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(0));
   for (const concurrency of [1, 16]) {
     const direct = await measure(directUrl, concurrency);
-    const viaGateway = await measure(gatewayUrl, concurrency);
+    const viaGateway = await measure(gatewayUrl, concurrency, gateway.child.pid);
+    cpuRows.push(
+      `| ${concurrency} | ${us(direct.cpu.client)} / ${us(direct.cpu.upstream)} ` +
+        `| ${us(viaGateway.cpu.client)} / ${us(viaGateway.cpu.upstream)} / **${us(viaGateway.cpu.gateway)}** |`,
+    );
     rows.push(
       `| ${concurrency} | ${direct.p50.toFixed(3)} / ${viaGateway.p50.toFixed(3)} (+${(viaGateway.p50 - direct.p50).toFixed(3)}) ` +
         `| ${direct.p99.toFixed(3)} / ${viaGateway.p99.toFixed(3)} (+${(viaGateway.p99 - direct.p99).toFixed(3)}) ` +
@@ -75,6 +122,10 @@ try {
   console.log('| concurrency | p50 ms direct / gateway (added) | p99 ms direct / gateway (added) | calls/s direct / gateway (ratio) |');
   console.log('|---|---|---|---|');
   for (const row of rows) console.log(row);
+  console.log('');
+  console.log('| concurrency | CPU µs per call, direct: client / upstream | through the gateway: client / upstream / gateway |');
+  console.log('|---|---|---|');
+  for (const row of cpuRows) console.log(row);
 } finally {
   gateway.child.kill();
   upstream.child.kill();
