@@ -24,7 +24,9 @@ import type { Clock } from '../../util/clock.js';
 import { requestView } from './request-view.js';
 
 /** A comment line on an SSE stream that has been silent this long keeps proxies from closing it (the SDK's own default). */
-export const KEEP_ALIVE_MS = 15_000;
+const KEEP_ALIVE_MS = 15_000;
+/** How often the gateway looks for silent responses (see LegacySessions.keepAlive). */
+export const KEEP_ALIVE_SWEEP_MS = 1_000;
 
 export class SessionTransport implements Transport {
   readonly #inner: NodeStreamableHTTPServerTransport;
