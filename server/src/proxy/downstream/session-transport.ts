@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import type { Clock } from '../../util/clock.js';
 import {
   isJsonContentType,
   type JSONRPCMessage,
@@ -20,7 +21,6 @@ import {
   type Transport,
   type TransportSendOptions,
 } from '../sdk.js';
-import type { Clock } from '../../util/clock.js';
 import { requestView } from './request-view.js';
 
 /** A comment line on an SSE stream that has been silent this long keeps proxies from closing it (the SDK's own default). */
