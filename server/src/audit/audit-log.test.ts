@@ -20,6 +20,8 @@ function event(i: number): AuditEvent {
     agent: `agent${i % 2}`,
     approvalId: i % 10 === 0 ? `ap_${i}` : undefined,
     args: { amount: i, password: `pw${i}` },
+    // Line feeds, quotes and backslashes must survive the trip: the canonical records travel as lines of one text.
+    ...(i % 4 === 0 ? { reason: `line one\nline "two" \\ ${i}\r\n\u2028☃` } : {}),
     ...(i % KINDS.length === 5 ? { upstreamStatus: 'ok', durationMs: i } : {}),
   };
 }
@@ -96,6 +98,11 @@ for (const dialect of TEST_DIALECTS) {
         expect(record.argsHash).toMatch(/^[0-9a-f]{64}$/);
         expect(row!.canonical).not.toContain('pw10');
         expect(row).toMatchObject({ tool: 'tool3', agent: 'agent0', approval_id: 'ap_10' });
+      });
+
+      it('keeps line feeds, quotes and backslashes of a reason exactly', async () => {
+        const [row] = await db.query<{ canonical: string }>('SELECT canonical FROM audit_events WHERE seq = 12');
+        expect((JSON.parse(row!.canonical) as { reason: string }).reason).toBe('line one\nline "two" \\ 12\r\n\u2028☃');
       });
 
       it('refuses UPDATE and DELETE on the table (append-only)', async () => {

@@ -32,13 +32,17 @@ const MAX_SEQ = '9223372036854775807';
 // Rows of one statement: a batch larger than this is written in a transaction, a statement at a time.
 const ROWS_PER_INSERT = 500;
 const COLUMNS = 'seq, ts, kind, server, tool, grant_name, agent, approval_id, actor, canonical, prev_hash, hash';
-const COLUMN_TYPES = ['bigint', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'] as const;
+const COLUMN_TYPES = ['bigint', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'lines', 'text', 'text'] as const;
 /**
  * The rows go in as one array per column: the statement's text and its 12 parameters are the same for any number
  * of rows, which PostgreSQL parses and plans in about half the time of a VALUES list with 12 parameters a row.
+ * The canonical records, the bulk of the bytes, go as one text of lines instead of an array literal, which the
+ * drivers would escape quote by quote: canonical JSON never holds a raw line feed (JSON escapes it).
  */
 function unnestColumns(offset: number): string {
-  return `unnest(${COLUMN_TYPES.map((type, i) => `$${offset + i + 1}::${type}[]`).join(', ')})`;
+  const column = (type: (typeof COLUMN_TYPES)[number], slot: number) =>
+    type === 'lines' ? `string_to_array($${slot}::text, chr(10))` : `$${slot}::${type}[]`;
+  return `unnest(${COLUMN_TYPES.map((type, i) => column(type, offset + i + 1)).join(', ')})`;
 }
 const SELECT_ROW = `SELECT seq, ts, kind, server, tool, grant_name, agent, approval_id, actor, canonical,
   prev_hash AS "prevHash", hash FROM audit_events`;
@@ -161,14 +165,14 @@ function chainOnto(tip: ChainTip, events: readonly PreparedAuditEvent[]): { rows
   return { rows, tip: { seq, hash: prevHash, ts: lastTs } };
 }
 
-/** The parameters of unnestColumns: one array per column, in COLUMNS order. */
-function columnArrays(rows: readonly ChainedRow[]): unknown[][] {
+/** The parameters of unnestColumns: one value per column, in COLUMNS order. */
+function columnArrays(rows: readonly ChainedRow[]): unknown[] {
   const columns: unknown[][] = COLUMN_TYPES.map(() => []);
   for (const { link, columns: c } of rows) {
     const values = [link.seq, c.ts, c.kind, c.server, c.tool, c.grant_name, c.agent, c.approval_id, c.actor, link.canonical, link.prevHash, link.hash];
     values.forEach((value, i) => columns[i]!.push(value));
   }
-  return columns;
+  return columns.map((values, i) => (COLUMN_TYPES[i] === 'lines' ? values.join('\n') : values));
 }
 
 /** The current tip; `FOR UPDATE` holds it until the transaction ends. */

@@ -24,13 +24,13 @@ export function canonicalJson(value: JsonValue): string {
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && isPlainObject(value)) {
-    const members = Object.keys(value)
-      .sort()
-      .flatMap((key) => {
-        const member = value[key];
-        return member === undefined ? [] : [`${JSON.stringify(key)}:${canonicalJson(member)}`];
-      });
-    return `{${members.join(',')}}`;
+    // Built by concatenation: every audit event passes here twice, and per-member arrays were most of its garbage.
+    let out = '';
+    for (const key of Object.keys(value).sort()) {
+      const member = value[key];
+      if (member !== undefined) out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`;
+    }
+    return `{${out}}`;
   }
   throw new TypeError(`Cannot canonicalize a value of type ${describe(value)}`);
 }
