@@ -46,4 +46,20 @@ describe('PgliteStatements', () => {
     expect(statements.takes('SELECT $1::int', [2])).toBe(true);
     expect(statements.takes('SELECT $1::text', ['x'])).toBe(false);
   });
+
+  it('prepares a statement afresh when the table it reads gained a column', async () => {
+    const statements = new PgliteStatements(pglite);
+    await pglite.exec('CREATE TABLE u (id int PRIMARY KEY)');
+    await pglite.query('INSERT INTO u VALUES (1)');
+    const sql = 'SELECT u.* FROM u WHERE id = $1';
+    expect(await statements.run(sql, [1], false)).toEqual([{ id: 1 }]);
+    await pglite.exec("ALTER TABLE u ADD COLUMN note text DEFAULT 'new'");
+    expect(await statements.run(sql, [1], false)).toEqual([{ id: 1, note: 'new' }]);
+
+    await pglite.exec('ALTER TABLE u ADD COLUMN more int DEFAULT 2');
+    await pglite.exec('BEGIN');
+    await expect(statements.run(sql, [1], true)).rejects.toMatchObject({ code: '0A000' });
+    await pglite.exec('ROLLBACK');
+    expect(await statements.run(sql, [1], false)).toEqual([{ id: 1, note: 'new', more: 2 }]);
+  });
 });

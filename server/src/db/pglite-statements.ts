@@ -16,6 +16,12 @@ import type { Row } from './db.js';
 /** Distinct SQL texts kept prepared; statements beyond it run unprepared. The gateway's own statements are far fewer. */
 const MAX_PREPARED = 256;
 
+/** PostgreSQL's refusal to run a prepared statement whose result row type changed under it. */
+function planChanged(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === '0A000' && typeof message === 'string' && message.includes('cached plan must not change result type');
+}
+
 /** Statement names are unique in the process, so two instances on one PGlite (tests) never collide. */
 let statementsPrepared = 0;
 
@@ -42,6 +48,19 @@ export class PgliteStatements {
 
   /** Runs `sql`; `inTransaction` defers syncing the file system to the commit, as PGlite's query() does. */
   async run(sql: string, params: readonly unknown[], inTransaction: boolean): Promise<Row[]> {
+    try {
+      return await this.#execute(sql, params, inTransaction);
+    } catch (error) {
+      // A table whose columns changed since the statement was prepared (a `t.*` in it now means another row type):
+      // prepare it afresh. Outside a transaction at once; inside, the failure aborted it, so from the next run on.
+      if (!planChanged(error)) throw error;
+      await this.#forget(sql);
+      if (inTransaction) throw error;
+      return this.#execute(sql, params, inTransaction);
+    }
+  }
+
+  async #execute(sql: string, params: readonly unknown[], inTransaction: boolean): Promise<Row[]> {
     const statement = this.#prepared.get(sql) ?? (await this.#prepare(sql));
     const { serialize } = protocol;
     const values = params.map((value, i) => {
@@ -54,6 +73,16 @@ export class PgliteStatements {
       { syncToFs: !inTransaction },
     );
     return (parse.parseResults(messages, this.#pglite.parsers)[0]?.rows ?? []) as Row[];
+  }
+
+  async #forget(sql: string): Promise<void> {
+    const statement = this.#prepared.get(sql);
+    if (!statement) return;
+    this.#prepared.delete(sql);
+    await this.#pglite.execProtocol(concat([protocol.serialize.close({ type: 'S', name: statement.name }), protocol.serialize.sync()]), {
+      syncToFs: false,
+      throwOnError: false,
+    });
   }
 
   async #prepare(sql: string): Promise<Prepared> {
