@@ -7,8 +7,6 @@ import type { Result, StandardSchemaV1 } from '@modelcontextprotocol/server';
 export {
   CLIENT_CAPABILITIES_META_KEY,
   isJsonContentType,
-  isJSONRPCErrorResponse,
-  isJSONRPCResultResponse,
   isLegacyRequest,
   createMcpHandler,
   ProtocolError,
