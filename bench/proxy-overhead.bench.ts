@@ -98,7 +98,8 @@ const directUrl = upstream.match[1]!;
 const dir = await mkdtemp(join(tmpdir(), 'airlock-bench-'));
 const configPath = join(dir, 'airlock.config.json');
 await writeFile(configPath, JSON.stringify({ listen: { port: 0 }, servers: { echo: { url: directUrl } } }));
-const gateway = await startProcess(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr');
+// Its own data directory: the embedded database starts empty every run and never meets a gateway left running.
+const gateway = await startProcess(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr', { AIRLOCK_DATA_DIR: dir });
 const gatewayUrl = `${gateway.match[1]!}/mcp/echo`;
 
 try {
