@@ -11,11 +11,12 @@ import { openPgliteDb } from './pglite-db.js';
 describeDbContract('PgliteDb', () => createTestDatabase('pglite', { migrated: false }));
 
 describe('openPgliteDb', () => {
-  it('holds the data-dir lock while open, keeps data across reopening, and frees the lock on close', async () => {
+  it('holds the data-dir lock while open, skips zero-filling WAL segments, keeps data across reopening, and frees the lock on close', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'airlock-pglite-'));
     try {
       const first = await openPgliteDb(dir);
       expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ pid: process.pid });
+      expect(await first.query('SHOW wal_init_zero')).toEqual([{ wal_init_zero: 'off' }]);
       await expect(openPgliteDb(dir)).rejects.toThrow(`in use by process ${process.pid}`);
       await first.exec('CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)');
       await first.close();
