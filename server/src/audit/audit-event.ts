@@ -98,14 +98,18 @@ export function validateAuditEvent(event: AuditEvent, clock: Clock): ValidatedAu
       details: parsed.error.issues.map((issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`),
     });
   }
-  return { ...parsed.data, occurredAt: (parsed.data.occurredAt ?? new Date(clock.now())).toISOString() };
+  // zod's output is a new object, so it is completed in place: on this path (twice per allowed call) a spread plus
+  // one more property measured several times the cost of the whole validation.
+  const validated = parsed.data as unknown as ValidatedAuditEvent;
+  validated.occurredAt = (parsed.data.occurredAt ?? new Date(clock.now())).toISOString();
+  return validated;
 }
 
 /** Redacts the arguments (keeping the hash of the originals): after this nothing secret is left in the event. */
 export function prepareAuditEvent(event: ValidatedAuditEvent, keepArgValues: boolean): PreparedAuditEvent {
-  const { args, ...rest } = event;
-  if (args === undefined) return rest;
-  return { ...rest, args: redactArgs(args, { keepValues: keepArgValues }), argsHash: hashJson(args) };
+  const { args } = event;
+  if (args === undefined) return event;
+  return Object.assign({}, event, { args: redactArgs(args, { keepValues: keepArgValues }), argsHash: hashJson(args) });
 }
 
 /** The columns the console filters on, copied out of the record; verify checks they still agree with it. */

@@ -32,12 +32,14 @@ const MAX_SEQ = '9223372036854775807';
 // Rows of one statement: a batch larger than this is written in a transaction, a statement at a time.
 const ROWS_PER_INSERT = 500;
 const COLUMNS = 'seq, ts, kind, server, tool, grant_name, agent, approval_id, actor, canonical, prev_hash, hash';
-const COLUMN_TYPES = ['bigint', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'lines', 'text', 'text'] as const;
+const COLUMN_TYPES = ['bigint', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'lines', 'lines', 'lines'] as const;
 /**
  * The rows go in as one array per column: the statement's text and its 12 parameters are the same for any number
  * of rows, which PostgreSQL parses and plans in about half the time of a VALUES list with 12 parameters a row.
- * The canonical records, the bulk of the bytes, go as one text of lines instead of an array literal, which the
- * drivers would escape quote by quote: canonical JSON never holds a raw line feed (JSON escapes it).
+ * The canonical records and the hashes, the bulk of the bytes, go as one text of lines each instead of an array
+ * literal (which the drivers escape quote by quote), encoded to UTF-8 here so both drivers send the bytes as they
+ * are (PGlite's own encoder walks the string a character at a time in JavaScript). Neither holds a raw line feed:
+ * JSON escapes it, and a hash is hex.
  */
 function unnestColumns(offset: number): string {
   const column = (type: (typeof COLUMN_TYPES)[number], slot: number) =>
@@ -151,12 +153,14 @@ interface ChainedRow {
 /** Numbers, times and hashes the rows after `tip`: the pure part of an append. */
 function chainOnto(tip: ChainTip, events: readonly PreparedAuditEvent[]): { rows: ChainedRow[]; tip: ChainTip } {
   let { seq, hash: prevHash, ts: lastTs } = tip;
-  const rows = events.map(({ occurredAt, ...event }): ChainedRow => {
+  const rows = events.map((event): ChainedRow => {
     seq += 1;
-    const occurred = Date.parse(occurredAt);
+    const occurred = Date.parse(event.occurredAt);
     lastTs = Math.max(occurred, lastTs);
     const ts = new Date(lastTs).toISOString();
-    const record: AuditRecord = { ...event, seq, ts, ...(lastTs === occurred ? {} : { occurredAt }) };
+    // occurredAt stays only when it differs from ts; canonical JSON leaves out undefined members. Object.assign,
+    // not a spread: see validateAuditEvent.
+    const record: AuditRecord = Object.assign({}, event, { seq, ts, occurredAt: lastTs === occurred ? undefined : event.occurredAt });
     const canonical = canonicalJson(record as unknown as JsonObject);
     const link: ChainRow = { seq, prevHash, hash: chainHash(prevHash, canonical), canonical };
     prevHash = link.hash;
@@ -172,7 +176,7 @@ function columnArrays(rows: readonly ChainedRow[]): unknown[] {
     const values = [link.seq, c.ts, c.kind, c.server, c.tool, c.grant_name, c.agent, c.approval_id, c.actor, link.canonical, link.prevHash, link.hash];
     values.forEach((value, i) => columns[i]!.push(value));
   }
-  return columns.map((values, i) => (COLUMN_TYPES[i] === 'lines' ? values.join('\n') : values));
+  return columns.map((values, i) => (COLUMN_TYPES[i] === 'lines' ? Buffer.from(values.join('\n'), 'utf8') : values));
 }
 
 /** The current tip; `FOR UPDATE` holds it until the transaction ends. */

@@ -22,6 +22,12 @@ describe('PgliteStatements', () => {
     expect((await statements.run(sql, [1], false))[0]).toEqual({ id: 1, at, doc: { a: [1, 'x'] }, tags: ['a', 'b "c"', 'd\\e'], note: null, n: 1 });
   });
 
+  it('sends bytes in binary format: a text parameter gets their UTF-8 as it is, a bytea one the bytes', async () => {
+    const statements = new PgliteStatements(pglite);
+    const [row] = await statements.run('SELECT $1::text AS text, $2::bytea AS bytes', [Buffer.from('é☃\nline "2"', 'utf8'), new Uint8Array([0, 10, 255])], false);
+    expect(row).toEqual({ text: 'é☃\nline "2"', bytes: new Uint8Array([0, 10, 255]) });
+  });
+
   it('parses and plans a statement once, then only binds and executes it', async () => {
     const statements = new PgliteStatements(pglite);
     const before = await prepared();

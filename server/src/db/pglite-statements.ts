@@ -4,7 +4,7 @@
  * audit append every 20 ms, an approval decision) that fixed cost was larger than the rows' own. Here a statement
  * is parsed and described once per SQL text, then each run is one trip: Bind, Describe, Execute and Sync, with the
  * plan PostgreSQL caches for the named statement. Values are serialized and rows parsed with PGlite's own type
- * handlers, so results are exactly what `query()` returns.
+ * handlers, so results are exactly what `query()` returns; a Uint8Array value is sent in binary format, as it is.
  *
  * Callers hold PGlite's query lock (and, outside a transaction, its transaction lock) around `run`: the protocol
  * methods used here take no lock of their own.
@@ -65,6 +65,8 @@ export class PgliteStatements {
     const { serialize } = protocol;
     const values = params.map((value, i) => {
       if (value === null || value === undefined) return null;
+      // Bytes go in binary format, as the pg driver sends a Buffer: for text that is its UTF-8, taken as it is.
+      if (value instanceof Uint8Array) return value;
       const serializer = this.#pglite.serializers[statement.types[i]!];
       return serializer ? serializer(value) : String(value);
     });

@@ -4,11 +4,13 @@
  * decisions are written by the approval service inside their own transactions, so they are not repeated here.
  */
 import type { ApprovalService } from '../approval/approval-service.js';
-import type { AuditEvent } from '../audit/audit-event.js';
+import type { AuditEvent, AuditEventKind } from '../audit/audit-event.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
 import type { PipelineObserver } from './run-pipeline.js';
 import type { CallContext, StageResult, ToolCall } from './tool-call.js';
+
+type EventFields = Pick<AuditEvent, 'args' | 'reason' | 'upstreamStatus' | 'durationMs' | 'detail'>;
 
 export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalService; policyVersion(): string | undefined; logger: Logger }): PipelineObserver {
   const { audit, approvals, logger } = options;
@@ -19,28 +21,33 @@ export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalSe
       logger.error({ err: (error as Error).message, kind: event.kind }, 'audit append refused');
     }
   };
-  const baseOf = (call: ToolCall, context: CallContext): AuditEvent => {
-    const policyVersion = options.policyVersion();
-    return {
-      kind: 'allowed',
-      server: call.server,
-      tool: call.tool,
-      grant: call.caller.grant,
-      ...(call.caller.agent ? { agent: call.caller.agent } : {}),
-      ...(call.caller.session ? { session: call.caller.session } : {}),
-      callId: call.callId,
-      ...(policyVersion ? { policyVersion } : {}),
-      ...(context.decision ? { rule: context.decision.rule } : {}),
-      ...(context.approvalId ? { approvalId: context.approvalId } : {}),
-    };
-  };
+  /**
+   * The call's event; members left undefined stay out of the record. One literal with every member: spreads that
+   * add members (`{ ...base, kind }`) cost microseconds each here, and this runs twice per allowed call.
+   */
+  const eventOf = (call: ToolCall, context: CallContext, kind: AuditEventKind, fields: EventFields = {}): AuditEvent => ({
+    kind,
+    server: call.server,
+    tool: call.tool,
+    grant: call.caller.grant,
+    agent: call.caller.agent || undefined,
+    session: call.caller.session || undefined,
+    callId: call.callId,
+    policyVersion: options.policyVersion() || undefined,
+    rule: context.decision?.rule,
+    approvalId: context.approvalId || undefined,
+    args: fields.args,
+    reason: fields.reason,
+    upstreamStatus: fields.upstreamStatus,
+    durationMs: fields.durationMs,
+    detail: fields.detail,
+  });
   return {
     onContinued(call, result, context) {
       const durationMs = performance.now() - (context.forwardStartedAt ?? performance.now());
-      append({ ...baseOf(call, context), kind: 'executed', upstreamStatus: upstreamStatusOf(result), durationMs, detail: { continuesAfter: 'input_required' } });
+      append(eventOf(call, context, 'executed', { upstreamStatus: upstreamStatusOf(result), durationMs, detail: { continuesAfter: 'input_required' } }));
     },
     onEnd(call, stage, result, context) {
-      const base = baseOf(call, context);
       const durationMs = context.forwardStartedAt === undefined ? undefined : performance.now() - context.forwardStartedAt;
       const executed = (upstreamStatus: string, ok: boolean) => {
         if (context.approvalId && approvals) {
@@ -49,8 +56,8 @@ export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalSe
             .catch((error: Error) => logger.error({ err: error.message, approval: context.approvalId }, 'could not record execution'));
           return;
         }
-        append({ ...base, kind: 'allowed', args: call.args as AuditEvent['args'] });
-        append({ ...base, kind: 'executed', upstreamStatus, ...(durationMs !== undefined ? { durationMs } : {}) });
+        append(eventOf(call, context, 'allowed', { args: call.args as AuditEvent['args'] }));
+        append(eventOf(call, context, 'executed', { upstreamStatus, durationMs }));
       };
       if (result.kind === 'respond') {
         switch (result.outcome) {
@@ -60,7 +67,7 @@ export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalSe
           case 'denied':
           case 'rate_limited': {
             const text = (result.result.content as { text?: string }[] | undefined)?.[0]?.text;
-            append({ ...base, kind: result.outcome, args: call.args as AuditEvent['args'], ...(text ? { reason: text } : {}) });
+            append(eventOf(call, context, result.outcome, { args: call.args as AuditEvent['args'], reason: text || undefined }));
             return;
           }
           default:
@@ -68,7 +75,7 @@ export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalSe
         }
       }
       if (stage === 'forward') return executed(upstreamStatusOf(result), false);
-      append({ ...base, kind: 'denied', args: call.args as AuditEvent['args'], reason: `${stage}: ${(result.error as Error).message}` });
+      append(eventOf(call, context, 'denied', { args: call.args as AuditEvent['args'], reason: `${stage}: ${(result.error as Error).message}` }));
     },
   };
 }
