@@ -6,7 +6,7 @@
  * Held calls in B come from a separate load process speaking raw Streamable HTTP, so the gateway's numbers are
  * its own.
  *
- *   npx tsx bench/approval.bench.ts            (ROUNDS=1000 HELD=10000 by default; HELD=0 runs only A)
+ *   npx tsx bench/approval.bench.ts            (ROUNDS=1000 after WARMUP=20, HELD=10000 by default; HELD=0 runs only A)
  *
  * With DATABASE_URL and REDIS_URL set, A also runs across two gateway instances: the call is held on one and the
  * decision arrives at the other's API (the scaled path: PostgreSQL, then Redis pub/sub to the holding instance).
@@ -32,6 +32,7 @@ import { systemClock } from '../server/src/util/clock.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ROUNDS = Number(process.env.ROUNDS ?? 1000);
+const WARMUP = Number(process.env.WARMUP ?? 20);
 const HELD = Number(process.env.HELD ?? 10_000);
 const TOKEN = 'bench-admin-token';
 
@@ -84,7 +85,7 @@ const idle = process.memoryUsage();
  * running (which adds the upstream SDK's own parsing and dispatch).
  */
 async function decisionToUpstream(decideAt: string): Promise<{ fromArrival: number[]; fromSend: number[]; toHandler: number[] }> {
-  const child = fork(`${ROOT}bench/decision-latency.load.ts`, [url, decideAt, String(ROUNDS), TOKEN], {
+  const child = fork(`${ROOT}bench/decision-latency.load.ts`, [url, decideAt, String(ROUNDS), TOKEN, String(WARMUP)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

@@ -10,8 +10,9 @@ import { Agent, request } from 'node:http';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { WebSocket } from 'ws';
 
-const [holder, decider, roundsText, token] = process.argv.slice(2) as [string, string, string, string];
+const [holder, decider, roundsText, token, warmupText] = process.argv.slice(2) as [string, string, string, string, string];
 const rounds = Number(roundsText);
+const warmup = Number(warmupText);
 const passthrough = { '~standard': { version: 1 as const, vendor: 'bench', validate: (value: unknown) => ({ value }) } };
 
 const created: ((id: string) => void)[] = [];
@@ -45,7 +46,7 @@ function decide(approvalId: string): Promise<number> {
 const client = new Client({ name: 'bench', version: '1.0.0' });
 await client.connect(new StreamableHTTPClientTransport(new URL(`${holder}/mcp`)));
 const measured: [string, number, number, number][] = [];
-for (let round = 0; round < rounds + 20; round += 1) {
+for (let round = 0; round < rounds + warmup; round += 1) {
   const id = new Promise<string>((resolve) => created.push(resolve));
   const call = client.request({ method: 'tools/call', params: { name: 'test__stamp', arguments: { round } } }, passthrough);
   const approvalId = await id;
@@ -54,7 +55,7 @@ for (let round = 0; round < rounds + 20; round += 1) {
   if (status !== 200) throw new Error(`decision answered ${status}`);
   const result = (await call) as { content: { text: string }[] };
   const [readAt, handledAt] = result.content[0]!.text.split(' ').map(Number) as [number, number];
-  if (round >= 20) measured.push([approvalId, decidedAt, readAt, handledAt]);
+  if (round >= warmup) measured.push([approvalId, decidedAt, readAt, handledAt]);
 }
 await client.close();
 socket.close();
