@@ -37,9 +37,10 @@ const COLUMN_TYPES = ['bigint', 'timestamptz', 'text', 'text', 'text', 'text', '
  * The rows go in as one array per column: the statement's text and its 12 parameters are the same for any number
  * of rows, which PostgreSQL parses and plans in about half the time of a VALUES list with 12 parameters a row.
  * The canonical records and the hashes, the bulk of the bytes, go as one text of lines each instead of an array
- * literal (which the drivers escape quote by quote), encoded to UTF-8 here so both drivers send the bytes as they
- * are (PGlite's own encoder walks the string a character at a time in JavaScript). Neither holds a raw line feed:
- * JSON escapes it, and a hash is hex.
+ * literal (which the drivers escape quote by quote), encoded to UTF-8 here so that pg and PGlite's prepared
+ * statements send the bytes as they are (PGlite's own encoder walks the string a character at a time in
+ * JavaScript; its unprepared query() reads the Buffer back as the same text). Neither holds a raw line feed: JSON
+ * escapes it, and a hash is hex.
  */
 function unnestColumns(offset: number): string {
   const column = (type: (typeof COLUMN_TYPES)[number], slot: number) =>

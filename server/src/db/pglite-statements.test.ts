@@ -24,8 +24,12 @@ describe('PgliteStatements', () => {
 
   it('sends bytes in binary format: a text parameter gets their UTF-8 as it is, a bytea one the bytes', async () => {
     const statements = new PgliteStatements(pglite);
-    const [row] = await statements.run('SELECT $1::text AS text, $2::bytea AS bytes', [Buffer.from('é☃\nline "2"', 'utf8'), new Uint8Array([0, 10, 255])], false);
+    const sql = 'SELECT $1::text AS text, $2::bytea AS bytes';
+    const params = [Buffer.from('é☃\nline "2"', 'utf8'), new Uint8Array([0, 10, 255])];
+    const [row] = await statements.run(sql, params, false);
     expect(row).toEqual({ text: 'é☃\nline "2"', bytes: new Uint8Array([0, 10, 255]) });
+    // A statement beyond the limit runs through PGlite's query(), which must read the same Buffer as the same text.
+    expect((await pglite.query(sql, params)).rows).toEqual([row]);
   });
 
   it('parses and plans a statement once, then only binds and executes it', async () => {
