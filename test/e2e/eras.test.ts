@@ -2,6 +2,8 @@
  * Both protocol eras on one gateway endpoint in one test: the SDK 1.x client (2025-11-25, Mcp-Session-Id) and
  * the SDK v2 client negotiating 2026-07-28 (server/discover, no session).
  */
+import { randomBytes } from 'node:crypto';
+
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport as V1SseTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -198,5 +200,78 @@ describe('a 2025 upstream asking a 2026 client mid-call', () => {
       code: -32602,
       message: expect.stringContaining('expired after 10m without an answer'),
     });
+  });
+});
+
+describe('a call held on one instance, continued by a retry that reaches another', () => {
+  // Two instances of one deployment: the same held-state key (from their shared database when run by `airlock
+  // serve`), each with a test upstream of its own, so an upstream's counters show which instance ran a call.
+  const heldStateKey = randomBytes(32);
+  let a: RunningGateway;
+  let b: RunningGateway;
+  let onA: Client;
+  let onB: Client;
+  const capabilities = { elicitation: {}, sampling: {} };
+
+  beforeAll(async () => {
+    a = await startGateway({ servers: { test: tsxCommand(TEST_UPSTREAM) } }, { heldStateKey });
+    b = await startGateway({ servers: { test: tsxCommand(TEST_UPSTREAM) } }, { heldStateKey });
+    onA = await connectClient(`${a.url}/mcp`, { modern: true, capabilities });
+    onB = await connectClient(`${b.url}/mcp`, { modern: true, capabilities });
+  });
+  afterAll(async () => {
+    await onA?.close();
+    await onB?.close();
+    await a?.close();
+    await b?.close();
+  });
+
+  const runs = async (client: Client, tool: string) => (JSON.parse(textOf(await rawCall(client, 'test__stats'))) as { calls: Record<string, number> }).calls[tool] ?? 0;
+  const ask = async (client: Client, message: string) =>
+    (await client.request({ method: 'tools/call', params: { name: 'test__elicit', arguments: { message } } }, passthrough, { allowInputRequired: true })) as {
+      resultType?: string;
+      requestState?: string;
+    };
+  const answer = (client: Client, message: string, requestState: string | undefined, options: Parameters<Client['request']>[2] = {}) =>
+    client.request(
+      {
+        method: 'tools/call',
+        params: { name: 'test__elicit', arguments: { message }, inputResponses: { 'input-1': { action: 'accept', content: { answer: `to ${message}` } } }, requestState },
+      },
+      passthrough,
+      options,
+    ) as Promise<Record<string, unknown>>;
+
+  it('hands the answers to the instance that holds the call, and its result and progress back: run once, there', async () => {
+    const [onARuns, onBRuns] = [await runs(onA, 'elicit'), await runs(onB, 'elicit')];
+    const first = await ask(onA, 'across');
+    expect(first.resultType).toBe('input_required');
+    const seen: unknown[] = [];
+    const done = await answer(onB, 'across', first.requestState, { onprogress: (p) => void seen.push(p.message) });
+    expect(textOf(done)).toBe('elicited: {"action":"accept","content":{"answer":"to across"}}');
+    // The upstream's report after the answer travelled on the holder's stream, through B, to the retry.
+    expect(seen).toContain('answered');
+    expect([await runs(onA, 'elicit'), await runs(onB, 'elicit')]).toEqual([onARuns + 1, onBRuns]);
+  });
+
+  it('still refuses, on either instance, a state that names no held call or was altered', async () => {
+    const first = await ask(onA, 'tampered');
+    const altered = `${first.requestState!.slice(0, -4)}AAAA`;
+    for (const client of [onA, onB]) {
+      await expect(answer(client, 'tampered', altered)).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('names no held call') });
+    }
+    await expect(answer(onB, 'tampered', first.requestState)).resolves.toMatchObject({ content: [{ text: expect.stringContaining('to tampered') }] });
+    // Answered once: the state names no held call any more, wherever the retry goes.
+    await expect(answer(onB, 'tampered', first.requestState)).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('names no held call') });
+  });
+
+  it('tells the client when the holding instance cannot be reached, and keeps serving it', async () => {
+    const c = await startGateway({ servers: { test: tsxCommand(TEST_UPSTREAM) } }, { heldStateKey });
+    const onC = await connectClient(`${c.url}/mcp`, { modern: true, capabilities });
+    const first = await ask(onC, 'orphaned');
+    await onC.close();
+    await c.close();
+    await expect(answer(onB, 'orphaned', first.requestState)).rejects.toThrow(/could not be reached .*call again without requestState/);
+    expect(textOf(await rawCall(onB, 'test__echo', { text: 'still here' }))).toBe('still here');
   });
 });

@@ -23,7 +23,7 @@ import { APPROVE_ACTION } from '../../slack-app/src/approval-message.js';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../contract/test-databases.js';
 import { blockActionsPayload, FakeSlack, postInteraction, signInteraction, type SlackCall } from '../fixtures/fake-slack.js';
 import { startTcpProxy } from '../fixtures/tcp-proxy.js';
-import { rawCall, ROOT, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
+import { passthrough, rawCall, ROOT, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN_TOKEN = 'scale-admin-token';
@@ -168,6 +168,29 @@ describe('three gateway processes on PostgreSQL and Redis', () => {
       await Promise.all(clients.map((c) => c.close()));
     }
   }, 60_000);
+
+  it('continues a 2026 client’s call held on A when its retry lands on C: the instances share the sealing key', async () => {
+    const [a, c] = [instances[0]!, instances[2]!];
+    const modern = async (url: string) => {
+      const client = new Client({ name: 'scale-e2e', version: '1.0.0' }, { capabilities: { elicitation: {} }, versionNegotiation: { mode: 'auto' } });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+      return client;
+    };
+    const [onA, onC] = [await modern(a.url), await modern(c.url)];
+    try {
+      const params = { name: 'test__elicit', arguments: { message: 'which instance?' } };
+      const first = (await onA.request({ method: 'tools/call', params }, passthrough, { allowInputRequired: true })) as { resultType?: string; requestState?: string };
+      expect(first.resultType).toBe('input_required');
+      const inputResponses = { 'input-1': { action: 'accept', content: { answer: 'A holds it' } } };
+      const done = await onC.request({ method: 'tools/call', params: { ...params, inputResponses, requestState: first.requestState } }, passthrough);
+      expect(textOf(done as Record<string, unknown>)).toContain('A holds it');
+      const elicitRuns = async (client: Client) => (JSON.parse(textOf(await rawCall(client, 'test__stats'))) as { calls: Record<string, number> }).calls.elicit ?? 0;
+      expect([await elicitRuns(onA), await elicitRuns(onC)]).toEqual([1, 0]);
+    } finally {
+      await onA.close();
+      await onC.close();
+    }
+  });
 
   it('reports readiness of PostgreSQL and Redis, and metrics', async () => {
     const ready = await fetch(`${instances[0]!.url}/readyz`);

@@ -64,6 +64,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     limitStore,
     approvals: storage.approvals,
     audit: storage.audit,
+    heldStateKey: storage.heldStateKey,
     adminToken: process.env.AIRLOCK_ADMIN_TOKEN,
     routes: slack?.requestListener ? [slack.requestListener] : [],
     console: { db: storage.db },

@@ -21,3 +21,19 @@ describe('servers.<name>.protocol', () => {
     );
   });
 });
+
+describe('listen.internalUrl', () => {
+  it('takes an http or https URL, and names the path of anything else', () => {
+    const servers = { a: { command: 'x' } };
+    expect(parseConfig({ listen: { internalUrl: 'http://10.0.0.5:8787' }, servers }, 'c.json', {}).listen.internalUrl).toBe('http://10.0.0.5:8787');
+    for (const internalUrl of ['10.0.0.5:8787', 'ftp://10.0.0.5']) {
+      let details: unknown;
+      try {
+        parseConfig({ listen: { internalUrl }, servers }, 'c.json', {});
+      } catch (error) {
+        details = (error as { details?: unknown }).details;
+      }
+      expect(details).toEqual([expect.stringMatching(/^listen\.internalUrl: /)]);
+    }
+  });
+});

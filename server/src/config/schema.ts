@@ -65,6 +65,8 @@ export const ConfigSchema = z
         /** Extra Host header values accepted besides the bind address (DNS-rebinding protection). */
         allowedHosts: z.array(z.string()).optional(),
         allowedOrigins: z.array(z.string()).optional(),
+        /** This instance's URL as the other instances reach it; they pass it the retries of calls it holds. */
+        internalUrl: z.url({ protocol: /^https?$/ }).optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8787 }),

@@ -21,6 +21,7 @@ const TABLES = [
   'grants',
   'outbox',
   'schema_migrations',
+  'shared_keys',
 ];
 
 async function tablesOf(database: TestDatabase): Promise<string[]> {

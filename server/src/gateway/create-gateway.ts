@@ -36,6 +36,7 @@ import type { Router } from '../proxy/router.js';
 import { passthrough, type ClientCapabilities, type Server, type ServerCapabilities } from '../proxy/sdk.js';
 import { createSingleRouter } from '../proxy/single-router.js';
 import type { ToolCallDeps } from '../proxy/tool-calls.js';
+import { HeldStateSeal } from '../proxy/upstream/held-state.js';
 import { type DownstreamPeer, UpstreamLink } from '../proxy/upstream/upstream-link.js';
 import { parseByteSize } from '../util/byte-size.js';
 import { type Clock, systemClock } from '../util/clock.js';
@@ -66,6 +67,11 @@ export interface GatewayOptions {
   metrics?: Metrics;
   /** The review console (sign-in, pages, audit and policy API); needs `approvals`. */
   console?: { db: Db; /** the built pages; default: the installation's web/dist */ webDir?: string };
+  /**
+   * The 32-byte key sealing the requestState of held calls. Instances that share it (and know each other's
+   * `listen.internalUrl`) continue each other's held calls; without one, a random key serves this process only.
+   */
+  heldStateKey?: Buffer;
 }
 
 export interface Gateway {
@@ -82,6 +88,7 @@ export interface Gateway {
 
 /** '' is the aggregated view (`/mcp`); any other name is one upstream (`/mcp/<name>`). */
 export const AGGREGATE_VIEW = '';
+const EVERY_INTERFACE = ['0.0.0.0', '::', ''];
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { config, logger } = options;
@@ -90,6 +97,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const policy = options.policy;
   const approvals = options.approvals;
   const annotations = new ToolAnnotationsCache();
+  const heldStates = new HeldStateSeal(options.heldStateKey);
   const policyVersion = () => policy?.current()?.version;
   const deps: ToolCallDeps = {
     stages: buildStages({
@@ -150,6 +158,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           logger,
           downstream,
           modernOnly,
+          heldStates,
         }),
       ]),
     );
@@ -264,6 +273,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     routes: options.routes ?? [],
     readiness: options.readiness ?? {},
     metrics: options.metrics,
+    holderElsewhere: (body) => heldStates.holderElsewhere(body),
   });
   let stream: ApprovalStream | undefined;
 
@@ -295,7 +305,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       keeper.unref();
       const { port } = http.address() as AddressInfo;
       const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-      return { url: `http://${host}:${port}`, port };
+      const url = `http://${host}:${port}`;
+      // Peers cannot reach a bind on every interface at its own address; such an instance names itself only in config.
+      heldStates.holder = config.listen.internalUrl ?? (EVERY_INTERFACE.includes(config.listen.host) ? undefined : url);
+      return { url, port };
     },
     async close() {
       clearInterval(reaper);

@@ -8,6 +8,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { FORWARDED_HEADER, forwardToHolder } from '../proxy/downstream/forward-to-holder.js';
 import { sendJsonRpcError, sendParseError } from '../proxy/downstream/json-rpc-http.js';
 import type { LegacySessions } from '../proxy/downstream/legacy-sessions.js';
 import { type LegacySseSessions, SSE_MESSAGES_PATH } from '../proxy/downstream/legacy-sse.js';
@@ -37,6 +38,8 @@ export interface HttpAppOptions {
   /** Named dependency checks for /readyz (database, Redis); each rejects when its dependency is unreachable. */
   readiness: Record<string, () => Promise<unknown>>;
   metrics?: Metrics;
+  /** The instance holding the call a 2026 request continues, when another instance holds it (held-state.ts). */
+  holderElsewhere(body: unknown): string | undefined;
 }
 
 /** The gateway's request listener: the session POST lane first, the Express app for everything else. */
@@ -83,11 +86,17 @@ export function createHttpApp(options: HttpAppOptions): RequestListener {
       const sessionId = req.headers['mcp-session-id'];
       const legacy = typeof sessionId === 'string' || (await isLegacyRequest(await toWebRequest(req, body), body));
       if (legacy) await sessions.handle(view, req, res, body);
-      else await options.modernArm(view)(req, res, body);
+      else await modern(req, res, view, body);
     } catch (error) {
       logger.error({ err: error, view }, 'request failed');
       sendJsonRpcError(res, 500, -32603, `Internal error: ${(error as Error).message}`);
     }
+  };
+  /** A 2026 request: served here, unless it continues a call another instance holds, which then answers it. */
+  const modern = async (req: IncomingMessage, res: ServerResponse, view: string, body: unknown) => {
+    const holder = req.headers[FORWARDED_HEADER] === undefined ? options.holderElsewhere(body) : undefined;
+    if (holder === undefined) await options.modernArm(view)(req, res, body);
+    else await forwardToHolder(req, res, body, holder, logger);
   };
   for (const route of options.routes) app.use(route);
   // The API parses its own bodies, with its own limit and error shape.

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import { createDb } from '../db/create-db.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
+import { sharedKey } from '../db/shared-keys.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
@@ -21,6 +22,8 @@ export interface Storage {
   db: Db;
   audit: AuditLog;
   approvals: ApprovalService;
+  /** Seals the requestState of held calls alike on every instance of this database (GatewayOptions.heldStateKey). */
+  heldStateKey: Buffer;
   /** Stops the approval service's background work (if not yet), flushes the audit log and closes the database. */
   close(): Promise<void>;
 }
@@ -64,6 +67,7 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     db,
     audit,
     approvals,
+    heldStateKey: await sharedKey(db, 'held-state'),
     async close() {
       await approvals.close();
       await audit.close();

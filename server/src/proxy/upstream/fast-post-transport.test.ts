@@ -14,6 +14,7 @@ import { systemClock } from '../../util/clock.js';
 import { isSessionExpired } from '../errors.js';
 import { Client, passthrough, type Result, SdkHttpError, StreamableHTTPClientTransport, type Transport } from '../sdk.js';
 import { FastPostTransport } from './fast-post-transport.js';
+import { HeldStateSeal } from './held-state.js';
 import { deliverInOrder } from './ordered-transport.js';
 import { UpstreamLink } from './upstream-link.js';
 
@@ -123,6 +124,7 @@ describe('FastPostTransport', () => {
       connectTimeoutMs: 10_000,
       clock: systemClock,
       logger: createLogger('silent'),
+      heldStates: new HeldStateSeal(),
     });
     try {
       await link.request('tools/call', { name: 'echo', arguments: { text: 'one' } });

@@ -9,16 +9,16 @@
  * starts the upstream call and routes the upstream's questions here), nor policy — a retry continues the call
  * the pipeline admitted, it is not a new one.
  */
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 import type { Clock } from '../../util/clock.js';
 import { formatDuration } from '../../util/duration.js';
 import { CLIENT_CAPABILITIES_META_KEY, type ClientCapabilities, ProtocolError, ProtocolErrorCode, type Result, type ServerContext } from '../sdk.js';
+import { HeldStateSeal } from './held-state.js';
 import { assertAnswerable } from './input-required.js';
 
 /** A held call outlives no human pause longer than this; the upstream then hears that nobody answered. */
 export const SUSPENDED_CALL_TTL_MS = 10 * 60_000;
-const STATE_PREFIX = 'airlock-held.';
 
 interface Question {
   key: string;
@@ -52,7 +52,6 @@ interface HeldCall {
 }
 
 export class SuspendedCalls {
-  readonly #key = randomBytes(32);
   readonly #held = new Map<string, HeldCall>();
   /** The call each in-flight downstream request drives, for routing what the upstream asks. */
   readonly #driving = new Map<ServerContext, HeldCall>();
@@ -60,12 +59,12 @@ export class SuspendedCalls {
   constructor(
     private readonly upstream: string,
     private readonly clock: Clock,
+    private readonly states: HeldStateSeal,
   ) {}
 
   /** Whether a request continues a held call (its requestState is ours, valid or not). */
   static continues(ctx: ServerContext): boolean {
-    const state = ctx.mcpReq.requestState();
-    return typeof state === 'string' && state.startsWith(STATE_PREFIX);
+    return HeldStateSeal.marks(ctx.mcpReq.requestState());
   }
 
   /** Starts an upstream call that may be held: `send` gets the signal that ends it and where its progress goes. */
@@ -146,15 +145,13 @@ export class SuspendedCalls {
     return {
       resultType: 'input_required',
       inputRequests: Object.fromEntries(call.questions.map((q) => [q.key, q.params === undefined ? { method: q.method } : { method: q.method, params: q.params }])),
-      requestState: `${STATE_PREFIX}${call.id}.${this.#seal(call.id)}`,
+      requestState: this.states.seal(call.id),
     };
   }
 
   #take(state: string, binding: string): HeldCall {
-    const [id = '', seal = ''] = state.slice(STATE_PREFIX.length).split('.');
-    const expected = Buffer.from(this.#seal(id));
-    const given = Buffer.from(seal);
-    const call = given.length === expected.length && timingSafeEqual(given, expected) ? this.#held.get(id) : undefined;
+    const id = this.states.open(state)?.callId;
+    const call = id === undefined ? undefined : this.#held.get(id);
     if (!call || call.binding !== binding) {
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
@@ -168,7 +165,7 @@ export class SuspendedCalls {
         `The held call on upstream "${this.upstream}" expired after ${formatDuration(SUSPENDED_CALL_TTL_MS)} without an answer; call again without requestState`,
       );
     }
-    this.#held.delete(id);
+    this.#held.delete(call.id);
     clearTimeout(call.timer);
     return call;
   }
@@ -180,10 +177,6 @@ export class SuspendedCalls {
     for (const question of call.questions) question.fail(reason);
     call.questions = [];
     call.abort.abort(reason);
-  }
-
-  #seal(id: string): string {
-    return createHmac('sha256', this.#key).update(id).digest('base64url');
   }
 }
 

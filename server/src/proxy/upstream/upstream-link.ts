@@ -33,6 +33,7 @@ import {
   type VersionNegotiationOptions,
 } from '../sdk.js';
 import { fulfilInputRequired, type InputRound, isInputRequired } from './input-required.js';
+import type { HeldStateSeal } from './held-state.js';
 import { type HeldAttempt, SuspendedCalls } from './suspended-calls.js';
 import { createUpstreamTransport } from './transport.js';
 
@@ -65,6 +66,8 @@ export interface UpstreamLinkOptions {
    * session should not pay a refused initialize to learn it again.
    */
   modernOnly?: Set<string>;
+  /** Seals the requestState of calls held for a 2026 client, one seal for the whole gateway (held-state.ts). */
+  heldStates: HeldStateSeal;
 }
 
 export interface ForwardOptions {
@@ -120,7 +123,7 @@ export class UpstreamLink {
     this.name = options.name;
     this.#options = options;
     this.#negotiation = initialNegotiation(options.config.protocol, options.era, options.modernOnly?.has(options.name) === true);
-    this.#held = new SuspendedCalls(options.name, options.clock);
+    this.#held = new SuspendedCalls(options.name, options.clock, options.heldStates);
   }
 
   /** Whether a request continues a call held here (see SuspendedCalls): it was admitted already. */

@@ -1,0 +1,69 @@
+/**
+ * The `requestState` of a held call (see SuspendedCalls): which call, and the URL of the gateway instance holding
+ * it, encrypted and authenticated with AES-256-GCM under a key every instance of a deployment shares. A client's
+ * retry may reach any instance; the one it reaches reads where the call is held and passes the request there
+ * (forward-to-holder.ts). The client can neither read the holder's internal address nor forge or alter a state.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+const PREFIX = 'airlock-held.';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface HeldState {
+  callId: string;
+  /** The internal URL of the instance holding the call; absent when that instance has none (see `holder`). */
+  holder?: string;
+}
+
+export class HeldStateSeal {
+  readonly #key: Buffer;
+  /**
+   * This instance's URL as its peers reach it, sealed into every state it issues. Unset (one process, a stdio
+   * gateway, a bind on every interface without `listen.internalUrl`), a retry must come back to this instance.
+   */
+  holder: string | undefined;
+
+  constructor(key: Buffer = randomBytes(32), holder?: string) {
+    if (key.length !== 32) throw new Error(`a held-call state key is 32 bytes, not ${key.length}`);
+    this.#key = key;
+    this.holder = holder;
+  }
+
+  /** Whether a requestState is one of ours (valid or not): such a request continues a held call. */
+  static marks(state: unknown): state is string {
+    return typeof state === 'string' && state.startsWith(PREFIX);
+  }
+
+  seal(callId: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
+    const plain = JSON.stringify(this.holder === undefined ? [callId] : [callId, this.holder]);
+    const sealed = Buffer.concat([iv, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return PREFIX + sealed.toString('base64url');
+  }
+
+  /** What a state says, or undefined for one this deployment did not issue (forged, altered, another key). */
+  open(state: string): HeldState | undefined {
+    if (!HeldStateSeal.marks(state)) return undefined;
+    const sealed = Buffer.from(state.slice(PREFIX.length), 'base64url');
+    if (sealed.length <= IV_BYTES + TAG_BYTES) return undefined;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, sealed.subarray(0, IV_BYTES));
+      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+      const plain = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      const [callId, holder] = JSON.parse(plain) as [string, string?];
+      return holder === undefined ? { callId } : { callId, holder };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The instance that holds the call a request continues, when that is another instance than this one. */
+  holderElsewhere(body: unknown): string | undefined {
+    const state = (body as { params?: { requestState?: unknown } } | null)?.params?.requestState;
+    if (!HeldStateSeal.marks(state)) return undefined;
+    const holder = this.open(state)?.holder;
+    return holder !== undefined && holder !== this.holder ? holder : undefined;
+  }
+}
