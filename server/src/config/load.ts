@@ -26,9 +26,12 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Environment variables override the file (DESIGN.md §6). */
 function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  if (env.AIRLOCK_PORT === undefined) return raw;
-  const listen = (raw.listen ?? {}) as Record<string, unknown>;
-  return { ...raw, listen: { ...listen, port: Number(env.AIRLOCK_PORT) } };
+  if (env.AIRLOCK_PORT === undefined && !env.AIRLOCK_INTERNAL_URL) return raw;
+  const listen = { ...((raw.listen ?? {}) as Record<string, unknown>) };
+  if (env.AIRLOCK_PORT !== undefined) listen.port = Number(env.AIRLOCK_PORT);
+  // Instances usually share one config file; each names its own address here.
+  if (env.AIRLOCK_INTERNAL_URL) listen.internalUrl = env.AIRLOCK_INTERNAL_URL;
+  return { ...raw, listen };
 }
 
 export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): Config {

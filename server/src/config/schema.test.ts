@@ -36,4 +36,14 @@ describe('listen.internalUrl', () => {
       expect(details).toEqual([expect.stringMatching(/^listen\.internalUrl: /)]);
     }
   });
+
+  it('is set by AIRLOCK_INTERNAL_URL over the file, beside AIRLOCK_PORT', () => {
+    const raw = { listen: { host: '0.0.0.0', internalUrl: 'http://file:8787' }, servers: { a: { command: 'x' } } };
+    expect(parseConfig(raw, 'c.json', { AIRLOCK_INTERNAL_URL: 'http://airlock-b:9000', AIRLOCK_PORT: '9000' }).listen).toMatchObject({
+      host: '0.0.0.0',
+      port: 9000,
+      internalUrl: 'http://airlock-b:9000',
+    });
+    expect(parseConfig(raw, 'c.json', {}).listen.internalUrl).toBe('http://file:8787');
+  });
 });
