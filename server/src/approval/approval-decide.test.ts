@@ -118,6 +118,22 @@ describe.each(TEST_DIALECTS)('deciding a call held here, on %s', (dialect) => {
     expect(kinds.map((row) => row.kind)).toEqual(['approval_requested', 'approved']);
   });
 
+  it('resumes the waiting call before it tells listeners (review pages, Slack), and tells them all the same', async () => {
+    const { approval, decision } = await hold('call first');
+    const order: string[] = [];
+    void decision!.then(() => order.push('call resumed'));
+    const told = new Promise<void>((resolve) => {
+      service.subscribe((event) => {
+        if (event.type !== 'decided' || event.approval.id !== approval.id) return;
+        order.push(`listener told: ${event.approval.status}`);
+        resolve();
+      });
+    });
+    expect(await service.decide(approval.id, { decision: 'approve' }, alice)).toMatchObject({ ok: true });
+    await told;
+    expect(order).toEqual(['call resumed', 'listener told: approved']);
+  });
+
   it('gives the claim back when the waiting call left while the decision was being written: the retry runs once', async () => {
     const { approval, decision, waiting } = await hold('left meanwhile');
     const deciding = service.decide(approval.id, { decision: 'approve' }, alice);

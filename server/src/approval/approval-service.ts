@@ -612,7 +612,17 @@ export class ApprovalService implements ApprovalDesk {
         // The call it was claimed for left between the decision and now: the agent's retry may still run it.
         store.releaseClaim(this.#db, id).catch((error: Error) => this.#logger.error({ approval: id, err: error.message }, 'could not release an unused claim'));
       }
+      if (waiters.length > 0) {
+        // The woken calls reach their upstreams within this turn's microtasks. Listeners (review pages, Slack)
+        // write to sockets, and peers woken by those writes took the cores the upstream needed next.
+        setImmediate(() => this.#tell(event));
+        return;
+      }
     }
+    this.#tell(event);
+  }
+
+  #tell(event: ApprovalEvent): void {
     for (const listener of this.#listeners) {
       try {
         listener(event);
