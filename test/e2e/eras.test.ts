@@ -265,6 +265,21 @@ describe('a call held on one instance, continued by a retry that reaches another
     await expect(answer(onB, 'tampered', first.requestState)).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('names no held call') });
   });
 
+  it('cancels the call on the holder when the client of the forwarded retry goes away', async () => {
+    const params = { name: 'test__elicit', arguments: { message: 'then wait', then: 'wait_for_cancel' } };
+    const first = (await onA.request({ method: 'tools/call', params }, passthrough, { allowInputRequired: true })) as { requestState?: string };
+    const leaving = new AbortController();
+    const retry = onB.request(
+      { method: 'tools/call', params: { ...params, inputResponses: { 'input-1': { action: 'accept', content: {} } }, requestState: first.requestState } },
+      passthrough,
+      // The upstream reports once it has the answer; from then on it waits to be cancelled.
+      { signal: leaving.signal, onprogress: (p) => void (p.message === 'answered' && leaving.abort('the agent moved on')) },
+    );
+    await expect(retry).rejects.toThrow();
+    const lastCancel = async () => (JSON.parse(textOf(await rawCall(onA, 'test__stats'))) as { lastCancel?: string }).lastCancel;
+    await expect.poll(lastCancel, { timeout: 10_000 }).toBeDefined();
+  });
+
   it('tells the client when the holding instance cannot be reached, and keeps serving it', async () => {
     const c = await startGateway({ servers: { test: tsxCommand(TEST_UPSTREAM) } }, { heldStateKey });
     const onC = await connectClient(`${c.url}/mcp`, { modern: true, capabilities });
