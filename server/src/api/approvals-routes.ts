@@ -70,9 +70,6 @@ export function createApiRouter(options: ApiRouterOptions): Router {
     const body = parseRequest(DecisionBodySchema, req.body, 'body');
     const outcome = await desk.decide(req.params.id, body, requestActor(res));
     if (outcome.ok) {
-      // The call this decision released goes upstream first (its forward runs in this turn's microtasks): an answer
-      // written now wakes the approver's process, which took a core the upstream needed next. The approver can wait.
-      await new Promise((resolve) => setImmediate(resolve));
       res.json({ approval: outcome.approval, final: outcome.final });
       return;
     }

@@ -247,7 +247,9 @@ export class ApprovalService implements ApprovalDesk {
 
   async decide(id: string, body: DecisionBody, actor: Actor): Promise<DecideOutcome> {
     const outcome = (await this.#decideHeld(id, body, actor)) ?? (await this.#decideChecked(id, body, actor));
-    if (outcome.ok && outcome.event) this.#publish(outcome.event);
+    // The calls a decision released go upstream first (their forwards run in this turn's microtasks); whoever
+    // decided (the API, Slack, the console) hears back a turn later, like the listeners (see #notify).
+    if (outcome.ok && outcome.event && this.#publish(outcome.event)) await new Promise((resolve) => setImmediate(resolve));
     const { event: _event, ...result } = outcome;
     return result;
   }
@@ -589,21 +591,23 @@ export class ApprovalService implements ApprovalDesk {
   }
 
   /** After commit: tell this instance, then the others, then hand the change's jobs to the queue. */
-  #publish(event: ApprovalEvent): void {
+  /** Returns whether the event woke calls waiting here. */
+  #publish(event: ApprovalEvent): boolean {
     if (event.type === 'decided' && this.#queue) {
       // Best effort: a job that survives finds the approval decided and does nothing.
       void this.#queue.remove(expireKey(event.approval.id)).catch(() => undefined);
     }
-    this.#notify(event);
+    const woke = this.#notify(event);
     if (this.#bus) {
       const message: ChangeMessage = { origin: this.#instanceId, approvalId: event.approval.id, type: event.type };
       void this.#bus.publish(APPROVALS_CHANNEL, message);
     }
     if (this.#wroteJobs.delete(event.approval)) this.#relay!.wake();
+    return woke;
   }
 
-  /** Wakes the calls waiting on a decided approval, then tells the listeners. */
-  #notify(event: ApprovalEvent): void {
+  /** Wakes the calls waiting on a decided approval, then tells the listeners; returns whether it woke any. */
+  #notify(event: ApprovalEvent): boolean {
     if (event.type === 'decided') {
       const { id } = event.approval;
       const waiters = [...(this.#waiting.get(id)?.wake ?? [])];
@@ -616,10 +620,11 @@ export class ApprovalService implements ApprovalDesk {
         // The woken calls reach their upstreams within this turn's microtasks. Listeners (review pages, Slack)
         // write to sockets, and peers woken by those writes took the cores the upstream needed next.
         setImmediate(() => this.#tell(event));
-        return;
+        return true;
       }
     }
     this.#tell(event);
+    return false;
   }
 
   #tell(event: ApprovalEvent): void {
