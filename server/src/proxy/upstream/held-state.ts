@@ -6,6 +6,8 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
+import { AirlockError } from '../../errors/airlock-error.js';
+
 const PREFIX = 'airlock-held.';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -25,7 +27,7 @@ export class HeldStateSeal {
   holder: string | undefined;
 
   constructor(key: Buffer = randomBytes(32), holder?: string) {
-    if (key.length !== 32) throw new Error(`a held-call state key is 32 bytes, not ${key.length}`);
+    if (key.length !== 32) throw new AirlockError('INTERNAL', `a held-call state key is 32 bytes, not ${key.length}`);
     this.#key = key;
     this.holder = holder;
   }
