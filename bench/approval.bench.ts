@@ -19,8 +19,9 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
+import type { JSONRPCMessage } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { RequestHandler } from 'express';
-
 
 import { parseConfig } from '../server/src/config/load.js';
 import { createEventBus } from '../server/src/bus/create-event-bus.js';
@@ -70,6 +71,15 @@ async function startInstance() {
   const { url } = await gateway.listen();
   return { storage, gateway, url, bus };
 }
+// A probe, not part of the gateway: when the gateway writes each round's call to the upstream's stdin, which splits
+// the measure into the gateway's part (arrival → written) and the upstream process being woken to read it.
+const writtenAt = new Map<number, number>();
+const send = StdioClientTransport.prototype.send;
+StdioClientTransport.prototype.send = function (this: StdioClientTransport, message: JSONRPCMessage) {
+  const params = (message as { params?: { name?: unknown; arguments?: { round?: unknown } } }).params;
+  if (params?.name === 'stamp' && typeof params.arguments?.round === 'number') writtenAt.set(params.arguments.round, performance.timeOrigin + performance.now());
+  return send.call(this, message);
+};
 const holder = await startInstance();
 const { storage, gateway, url } = holder;
 const decider = scaled ? await startInstance() : holder;
@@ -81,10 +91,14 @@ const idle = process.memoryUsage();
 // ---- A. decision → upstream, measured from a separate process ----
 /**
  * Milliseconds to the upstream, sorted: from the decision's arrival at the gateway to the upstream reading the call
- * (what the budget names), and for reference from the approver's send, and from arrival to the upstream's handler
- * running (which adds the upstream SDK's own parsing and dispatch).
+ * (what the budget names), and for reference from the approver's send, from arrival to the upstream's handler
+ * running (which adds the upstream SDK's own parsing and dispatch), and the budget's measure in two parts: arrival
+ * until the gateway has written the call to the upstream's stdin, and from then until the upstream reads it.
  */
-async function decisionToUpstream(decideAt: string): Promise<{ fromArrival: number[]; fromSend: number[]; toHandler: number[] }> {
+async function decisionToUpstream(
+  decideAt: string,
+): Promise<{ fromArrival: number[]; fromSend: number[]; toHandler: number[]; toWrite: number[]; toRead: number[] }> {
+  writtenAt.clear();
   const child = fork(`${ROOT}bench/decision-latency.load.ts`, [url, decideAt, String(ROUNDS), TOKEN, String(WARMUP)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -98,6 +112,9 @@ async function decisionToUpstream(decideAt: string): Promise<{ fromArrival: numb
     fromArrival: sorted(measured.map(([id, , read]) => read - arrivals.get(id)!)),
     fromSend: sorted(measured.map(([, sent, read]) => read - sent)),
     toHandler: sorted(measured.map(([id, , , handled]) => handled - arrivals.get(id)!)),
+    // Rounds run one at a time, the warm-up first.
+    toWrite: sorted(measured.map(([id], i) => writtenAt.get(WARMUP + i)! - arrivals.get(id)!)),
+    toRead: sorted(measured.map(([, , read], i) => read - writtenAt.get(WARMUP + i)!)),
   };
 }
 const quantile = (values: number[], q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
@@ -134,9 +151,11 @@ for (const [what, values] of [
   ['decision arrives at the gateway → upstream reads the call', latencies.fromArrival],
   ['decision is sent by the approver → upstream reads the call', latencies.fromSend],
   ["decision arrives at the gateway → upstream's handler runs", latencies.toHandler],
+  ['of the budget: decision arrives → the gateway has written the call to the upstream', latencies.toWrite],
+  ['of the budget: written → the upstream process reads it', latencies.toRead],
 ] as const) {
   console.log(`| ${what}, p50 | ${quantile(values, 0.5).toFixed(2)} ms | |`);
-  console.log(`| ${what}, p99 | ${quantile(values, 0.99).toFixed(2)} ms | ${what.includes('handler') ? '' : '≤ 5 ms'} |`);
+  console.log(`| ${what}, p99 | ${quantile(values, 0.99).toFixed(2)} ms | ${what.includes('handler') || what.startsWith('of the') ? '' : '≤ 5 ms'} |`);
 }
 if (acrossInstances) {
   console.log(`| decision arrives at B → upstream on A reads the call, p50 | ${quantile(acrossInstances.fromArrival, 0.5).toFixed(2)} ms | |`);

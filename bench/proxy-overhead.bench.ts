@@ -2,6 +2,8 @@
  * Proxy overhead: the official SDK client calls the test upstream's echo tool directly and through
  * `airlock serve` (allow-all), in one run on loopback, at concurrency 1 and 16. Each side runs in its own process
  * (upstream, gateway, this client) so the gateway's work is not hidden in the client's event loop.
+ * For scale it also measures a bare keep-alive forwarder (bench/bare-forwarder.ts) in the same run: the two extra
+ * loopback hops alone, the floor under any gateway on this machine.
  * On Linux it also reports the CPU time each process spent per call (from /proc), which moves far less than
  * latency when other work shares the machine: the gateway's own cost, next to the client's and the upstream's.
  *
@@ -57,11 +59,11 @@ interface Measured {
   p50: number;
   p99: number;
   perSecond: number;
-  /** Microseconds of CPU per call: this client, the upstream, the gateway (when one is in the path). */
-  cpu: { client: number; upstream?: number; gateway?: number };
+  /** Microseconds of CPU per call: this client, the upstream, the proxy (gateway or forwarder) when one is in the path. */
+  cpu: { client: number; upstream?: number; proxy?: number };
 }
 
-async function measure(url: string, concurrency: number, gatewayPid?: number): Promise<Measured> {
+async function measure(url: string, concurrency: number, proxyPid?: number): Promise<Measured> {
   const pool = await clients(url, concurrency);
   const call = (client: Client) => client.request({ method: 'tools/call', params: { name: 'echo', arguments: { text: 'bench' } } }, passthrough);
   for (let i = 0; i < WARMUP; i += 1) await call(pool[i % concurrency]!);
@@ -70,7 +72,7 @@ async function measure(url: string, concurrency: number, gatewayPid?: number): P
   const perCall = (before: number | undefined, after: number | undefined) =>
     before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / CALLS;
   const upstreamBefore = cpuSeconds(upstream.child.pid!);
-  const gatewayBefore = gatewayPid === undefined ? undefined : cpuSeconds(gatewayPid);
+  const proxyBefore = proxyPid === undefined ? undefined : cpuSeconds(proxyPid);
   const clientBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
@@ -88,7 +90,7 @@ async function measure(url: string, concurrency: number, gatewayPid?: number): P
   const cpu = {
     client: (client.user + client.system) / CALLS,
     upstream: perCall(upstreamBefore, cpuSeconds(upstream.child.pid!)),
-    gateway: gatewayPid === undefined ? undefined : perCall(gatewayBefore, cpuSeconds(gatewayPid)),
+    proxy: proxyPid === undefined ? undefined : perCall(proxyBefore, cpuSeconds(proxyPid)),
   };
   await Promise.all(pool.map((each) => each.close()));
   latencies.sort((a, b) => a - b);
@@ -104,22 +106,35 @@ await writeFile(configPath, JSON.stringify({ listen: { port: 0 }, servers: { ech
 // Its own data directory: the embedded database starts empty every run and never meets a gateway left running.
 const gateway = await startProcess(['bin/airlock.js', 'serve', '--config', configPath], /listening on (\S+)\/mcp/, 'stderr', { AIRLOCK_DATA_DIR: dir });
 const gatewayUrl = `${gateway.match[1]!}/mcp/echo`;
+const forwarder = await startProcess(['--import', 'tsx', 'bench/bare-forwarder.ts', directUrl], /listening on (\S+)/, 'stderr');
+const forwarderUrl = forwarder.match[1]!;
 
 try {
   const rows: string[] = [];
+  const floorRows: string[] = [];
   const cpuRows: string[] = [];
   const us = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(0));
+  const added = (base: number, other: number) => `${other >= base ? '+' : '−'}${Math.abs(other - base).toFixed(3)}`;
+  const ratio = (base: Measured, other: Measured) => `${((other.perSecond / base.perSecond) * 100).toFixed(1)} %`;
   for (const concurrency of [1, 16]) {
     const direct = await measure(directUrl, concurrency);
+    const viaForwarder = await measure(forwarderUrl, concurrency, forwarder.child.pid);
     const viaGateway = await measure(gatewayUrl, concurrency, gateway.child.pid);
+    rows.push(
+      `| ${concurrency} | ${direct.p50.toFixed(3)} / ${viaGateway.p50.toFixed(3)} (${added(direct.p50, viaGateway.p50)}) ` +
+        `| ${direct.p99.toFixed(3)} / ${viaGateway.p99.toFixed(3)} (${added(direct.p99, viaGateway.p99)}) ` +
+        `| ${direct.perSecond.toFixed(0)} / ${viaGateway.perSecond.toFixed(0)} (${ratio(direct, viaGateway)}) |`,
+    );
+    floorRows.push(
+      `| ${concurrency} | ${viaForwarder.p50.toFixed(3)} (${added(direct.p50, viaForwarder.p50)}) ` +
+        `| ${viaForwarder.p99.toFixed(3)} (${added(direct.p99, viaForwarder.p99)}) ` +
+        `| ${viaForwarder.perSecond.toFixed(0)} (${ratio(direct, viaForwarder)}) ` +
+        `| ${added(viaForwarder.p50, viaGateway.p50)} ms, ${ratio(viaForwarder, viaGateway)} |`,
+    );
     cpuRows.push(
       `| ${concurrency} | ${us(direct.cpu.client)} / ${us(direct.cpu.upstream)} ` +
-        `| ${us(viaGateway.cpu.client)} / ${us(viaGateway.cpu.upstream)} / **${us(viaGateway.cpu.gateway)}** |`,
-    );
-    rows.push(
-      `| ${concurrency} | ${direct.p50.toFixed(3)} / ${viaGateway.p50.toFixed(3)} (+${(viaGateway.p50 - direct.p50).toFixed(3)}) ` +
-        `| ${direct.p99.toFixed(3)} / ${viaGateway.p99.toFixed(3)} (+${(viaGateway.p99 - direct.p99).toFixed(3)}) ` +
-        `| ${direct.perSecond.toFixed(0)} / ${viaGateway.perSecond.toFixed(0)} (${((viaGateway.perSecond / direct.perSecond) * 100).toFixed(1)} %) |`,
+        `| ${us(viaForwarder.cpu.client)} / ${us(viaForwarder.cpu.upstream)} / ${us(viaForwarder.cpu.proxy)} ` +
+        `| ${us(viaGateway.cpu.client)} / ${us(viaGateway.cpu.upstream)} / **${us(viaGateway.cpu.proxy)}** |`,
     );
   }
   console.log(`calls per run: ${CALLS}, node ${process.version}`);
@@ -127,10 +142,15 @@ try {
   console.log('|---|---|---|---|');
   for (const row of rows) console.log(row);
   console.log('');
-  console.log('| concurrency | CPU µs per call, direct: client / upstream | through the gateway: client / upstream / gateway |');
-  console.log('|---|---|---|');
+  console.log('| concurrency | bare forwarder p50 ms (added to direct) | p99 ms (added) | calls/s (of direct) | gateway over the forwarder: p50 added, calls/s |');
+  console.log('|---|---|---|---|---|');
+  for (const row of floorRows) console.log(row);
+  console.log('');
+  console.log('| concurrency | CPU µs per call, direct: client / upstream | bare forwarder: client / upstream / forwarder | gateway: client / upstream / gateway |');
+  console.log('|---|---|---|---|');
   for (const row of cpuRows) console.log(row);
 } finally {
+  forwarder.child.kill();
   gateway.child.kill();
   upstream.child.kill();
 }
