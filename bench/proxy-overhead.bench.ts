@@ -26,6 +26,14 @@ const CALLS = Number(process.env.CALLS ?? 2000);
 const WARMUP = Number(process.env.WARMUP ?? 3000);
 const passthrough = { '~standard': { version: 1 as const, vendor: 'bench', validate: (value: unknown) => ({ value }) } };
 
+// The SDK client's transport passes one signal, alive as long as the transport, to every fetch; undici adds an
+// abort listener per request and drops it only when the request is garbage-collected, so thousands of calls on one
+// client print thousands of MaxListenersExceededWarning lines (the bench's own client, not the gateway). Other
+// warnings are printed as Node would.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name !== 'MaxListenersExceededWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+});
 
 async function clients(url: string, count: number): Promise<Client[]> {
   return Promise.all(
