@@ -9,7 +9,7 @@ import type { RequestHandler } from 'express';
 import { ApprovalService } from '../../../server/src/approval/approval-service.js';
 import { AuditLog } from '../../../server/src/audit/audit-log.js';
 import { parseConfig } from '../../../server/src/config/load.js';
-import type { Dialect } from '../../../server/src/db/db.js';
+import type { Db, Dialect } from '../../../server/src/db/db.js';
 import { createGateway, type Gateway } from '../../../server/src/gateway/create-gateway.js';
 import type { JobQueue } from '../../../server/src/jobs/job-queue.js';
 import { MemoryLimitStore } from '../../../server/src/limits/memory-limit-store.js';
@@ -40,6 +40,8 @@ export interface ApprovalGatewayOptions {
   config?: Record<string, unknown>;
   /** Runs expiry and the jobs that follow changes (the Slack app's, on this same queue) through the outbox. */
   queue?: JobQueue;
+  /** The handle the gateway's storage uses, given the test database (default: the test database's own). */
+  db?: (database: TestDatabase) => Promise<Db>;
 }
 
 export async function startApprovalGateway(
@@ -50,12 +52,13 @@ export async function startApprovalGateway(
 ): Promise<ApprovalGateway> {
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const database = await createTestDatabase(dialect);
+  const db = options.db ? await options.db(database) : database.db;
   const dir = await mkdtemp(join(tmpdir(), 'airlock-approval-'));
   await writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
   const watcher = await PolicyWatcher.open(join(dir, 'policy.json'), logger);
-  const audit = new AuditLog(database.db, { flushDelayMs: 1 });
+  const audit = new AuditLog(db, { flushDelayMs: 1 });
   const service = new ApprovalService({
-    db: database.db,
+    db,
     audit,
     clock: systemClock,
     logger,
@@ -77,7 +80,7 @@ export async function startApprovalGateway(
     audit,
     adminToken: ADMIN_TOKEN,
     routes: options.routes?.(service) ?? [],
-    ...(options.webDir ? { console: { db: database.db, webDir: options.webDir } } : {}),
+    ...(options.webDir ? { console: { db, webDir: options.webDir } } : {}),
   });
   const { url } = await gateway.listen();
   return {
@@ -96,6 +99,7 @@ export async function startApprovalGateway(
       await service.close();
       await gateway.close();
       await audit.close();
+      if (db !== database.db) await db.close();
       await database.destroy();
     },
   };
