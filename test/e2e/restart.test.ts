@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { hashJson } from '../../server/src/audit/hash-chain.js';
+import { hashJson } from '../../server/src/util/canonical-json.js';
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
 import { openPgliteDb } from '../../server/src/db/pglite-db.js';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_DIALECTS, type TestDatabase } from '../contract/test-databases.js';

@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto';
 
 import type { AuditEvent } from '../audit/audit-event.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { canonicalJson, hashJson, sha256Hex, type JsonObject } from '../audit/hash-chain.js';
 import { redactArgs } from '../audit/redact.js';
 import type { EventBus } from '../bus/event-bus.js';
 import { RetryAfter, type JobQueue, type RetryOptions } from '../jobs/job-queue.js';
@@ -22,6 +21,7 @@ import { AirlockError } from '../errors/airlock-error.js';
 import type { Logger } from '../log/logger.js';
 import type { ApprovalSpec, Caller } from '../policy/index.js';
 import type { ToolAnnotations } from '../route/tool-annotations.js';
+import { canonicalJson, hashJson, sha256Hex, type JsonObject } from '../util/canonical-json.js';
 import type { Clock } from '../util/clock.js';
 import { formatDuration } from '../util/duration.js';
 import type {

@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 import { AirlockError } from '../errors/airlock-error.js';
 import type { Clock } from '../util/clock.js';
-import { hashJson, type JsonObject } from './hash-chain.js';
+import { hashJson, type JsonObject } from '../util/canonical-json.js';
 import { AUDIT_EVENT_KINDS, type AuditEventKind } from './event-kinds.js';
 import { redactArgs } from './redact.js';
 

@@ -5,8 +5,9 @@
  */
 import { AirlockError } from '../errors/airlock-error.js';
 import type { Db } from '../db/db.js';
+import { canonicalJson, type JsonObject } from '../util/canonical-json.js';
 import { auditColumns, type AuditColumns, type AuditRecord, type PreparedAuditEvent } from './audit-event.js';
-import { canonicalJson, chainHash, type JsonObject } from './hash-chain.js';
+import { chainHash } from './hash-chain.js';
 
 /** One link of the chain as stored and exported. */
 export interface ChainRow {

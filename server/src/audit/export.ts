@@ -10,7 +10,7 @@ import { z } from 'zod';
 
 import type { Db } from '../db/db.js';
 import { firstSeqAtOrAfter, iterateChainRows, type ChainRow } from './audit-store.js';
-import { canonicalJson } from './hash-chain.js';
+import { canonicalJson } from '../util/canonical-json.js';
 import type { VerifiableRow, VerifyProblem } from './verify.js';
 
 /** Where an export starts: a seq, or the first event at or after a time. The export then runs to the end. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { canonicalJson, sha256Hex, type JsonObject, type JsonValue } from './hash-chain.js';
+import { canonicalJson, sha256Hex, type JsonObject, type JsonValue } from '../util/canonical-json.js';
 import { isSecretKey, looksLikeSecretValue, REDACTED, redactArgs } from './redact.js';
 
 const hashed = (value: JsonValue) => `sha256:${sha256Hex(canonicalJson(value))}`;

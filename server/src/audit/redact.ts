@@ -8,7 +8,7 @@
  * depth, any case or separator) or the value itself looks like a credential (a bearer header, a PEM private
  * key, well-known token formats). Over-redacting is the safe side: `max_tokens` is redacted too.
  */
-import { canonicalJson, sha256Hex, type JsonObject, type JsonValue } from './hash-chain.js';
+import { canonicalJson, sha256Hex, type JsonObject, type JsonValue } from '../util/canonical-json.js';
 
 export const REDACTED = '[REDACTED]';
 

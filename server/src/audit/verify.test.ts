@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { canonicalJson, chainHash, GENESIS_HASH } from './hash-chain.js';
+import { canonicalJson } from '../util/canonical-json.js';
+import { chainHash, GENESIS_HASH } from './hash-chain.js';
 import { checkChainHead, MAX_PROBLEMS, verifyChain, type VerifiableRow } from './verify.js';
 
 /** A valid chain of `n` rows starting at `from`, linked to `prev`. */

@@ -7,10 +7,11 @@
  * Signed checkpoints copied off the machine close that gap (research/infra.md §6); compare `lastHash` with one.
  */
 import type { Db } from '../db/db.js';
+import { canonicalJson, type JsonValue } from '../util/canonical-json.js';
 import { auditColumns, auditRecordSchema, type AuditColumns, type AuditRecordFields } from './audit-event.js';
 import { iterateChainRows, readChainHead, type ChainHead, type ChainRow, type StoredChainRow } from './audit-store.js';
 import { readAuditExport } from './export.js';
-import { canonicalJson, chainHash, GENESIS_HASH, type JsonValue } from './hash-chain.js';
+import { chainHash, GENESIS_HASH } from './hash-chain.js';
 
 export interface VerifyProblem {
   /** The row at fault, or the first missing one. */

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
 import { appendAuditEvents, auditQuerySql, queryAuditEvents } from '../audit/audit-store.js';
-import { canonicalJson, chainHash, GENESIS_HASH } from '../audit/hash-chain.js';
+import { chainHash, GENESIS_HASH } from '../audit/hash-chain.js';
 import { verifyAuditLog } from '../audit/verify.js';
 import { defaultMigrationsDir, migrate } from '../db/migrate.js';
+import { canonicalJson } from '../util/canonical-json.js';
 
 describe.each(TEST_DIALECTS)('the approver filter on %s', (dialect) => {
   let database: TestDatabase;

@@ -11,9 +11,9 @@ import { parseRequest } from '../api/request-validation.js';
 import { AUDIT_EVENT_KINDS } from '../audit/audit-event.js';
 import { type AuditQuery, queryAuditEvents } from '../audit/audit-store.js';
 import { toExportLine } from '../audit/export.js';
-import { canonicalJson, type JsonObject } from '../audit/hash-chain.js';
 import { verifyAuditLog, type VerifyResult } from '../audit/verify.js';
 import type { Db } from '../db/db.js';
+import { canonicalJson, type JsonObject } from '../util/canonical-json.js';
 import type { Clock } from '../util/clock.js';
 import { csvHeader, csvRow } from './audit-csv.js';
 

@@ -4,8 +4,8 @@
  * and the answer for each tool name is memoised. Compile cannot fail: everything that could go wrong was a
  * validation problem first, so a CompiledPolicy is always whole.
  */
+import { hashJson, type JsonValue } from '../util/canonical-json.js';
 import type { ArgPath } from './arg-path.js';
-import { policyVersion } from './canonical-json.js';
 import { compileCondition } from './conditions.js';
 import { callNames, compileGlob, globRank, isGlob, type NameMatcher } from './match.js';
 import { toPointer, type Segment } from './paths.js';
@@ -142,7 +142,9 @@ export function compilePolicy(policy: Policy, document: PolicyDocument): Compile
   };
 
   return Object.freeze({
-    version: policyVersion(document),
+    // A policy's identity: reformatting the file keeps the version approvals are bound to, a change of meaning
+    // changes it. The document is parsed JSON, so it holds nothing canonical JSON refuses.
+    version: hashJson(document as JsonValue),
     source: deepFreeze(document),
     defaultAction: policy.default,
     toolCount: Object.keys(policy.tools ?? {}).length,
