@@ -18,7 +18,7 @@ import { apiErrorBody, type ApiErrorCode } from './api-errors.js';
 export type StreamMessage = { type: 'hello'; pending: Approval[] } | { type: ApprovalEvent['type']; approval: Approval };
 
 /** Browsers cannot set headers on a websocket, so the admin token may come as the subprotocol `bearer.<token>`. */
-export const BEARER_PROTOCOL_PREFIX = 'bearer.';
+const BEARER_PROTOCOL_PREFIX = 'bearer.';
 
 export interface ApprovalStreamOptions {
   desk: Pick<ApprovalDesk, 'list' | 'subscribe'>;

@@ -91,7 +91,7 @@ function expiryJob(id: string, expiresAt: Date): OutboxJob<{ approvalId: string 
 }
 
 /** The bus channel of approval changes; messages carry only ids, every instance re-reads the row. */
-export const APPROVALS_CHANNEL = 'approvals';
+const APPROVALS_CHANNEL = 'approvals';
 
 interface ChangeMessage {
   origin: string;

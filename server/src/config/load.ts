@@ -7,7 +7,7 @@ import { AirlockError } from '../errors/airlock-error.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 /** Formats zod issues as `servers.github.command: required`, one line each, in file order. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => `${issue.path.map((key) => String(key)).join('.') || '(root)'}: ${describeIssue(issue)}`);
 }
 

@@ -23,7 +23,7 @@ const serverName = z
   .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_))*$/, 'use letters, digits, "-" and single "_" (no "__")')
   .max(32);
 
-export const UPSTREAM_PROTOCOLS = ['auto', '2025-11-25', '2026-07-28'] as const;
+const UPSTREAM_PROTOCOLS = ['auto', '2025-11-25', '2026-07-28'] as const;
 
 export const UpstreamConfigSchema = z
   .object({

@@ -5,7 +5,7 @@
  */
 import type { AuditEventView } from '../audit/audit-store.js';
 
-export const CSV_COLUMNS = [
+const CSV_COLUMNS = [
   'seq',
   'ts',
   'kind',

@@ -12,7 +12,7 @@ export interface ScryptParams {
 }
 
 /** 2^15 × 8 × 128 bytes = 32 MiB and roughly 50–100 ms a hash: slow for a guesser, quick enough for a sign-in. */
-export const DEFAULT_PARAMS: ScryptParams = { N: 2 ** 15, r: 8, p: 1 };
+const DEFAULT_PARAMS: ScryptParams = { N: 2 ** 15, r: 8, p: 1 };
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
 /** Anything above this in a stored hash is refused rather than allowed to exhaust memory. */

@@ -9,7 +9,7 @@ import { sqlState } from '../db/storage-error.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import type { Role } from './roles.js';
 
-export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 /** The user AIRLOCK_ADMIN_TOKEN signs in as, the same `web:admin` that bearer-token API calls act as. */
 export const TOKEN_ADMIN_USERNAME = 'admin';
 

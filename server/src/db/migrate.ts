@@ -18,11 +18,11 @@ import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
 import type { Db } from './db.js';
 
 /** Arbitrary but fixed: every Airlock process must lock the same key ("AIRMIGR" in ASCII, as a bigint). */
-export const MIGRATION_LOCK_KEY = '18376491318986578';
+const MIGRATION_LOCK_KEY = '18376491318986578';
 
 const FILE_NAME = /^(\d{4})_[a-z0-9_]+\.sql$/;
 
-export const MIGRATION_STATUSES = ['applied', 'unchanged', 'error', 'not_executed'] as const;
+const MIGRATION_STATUSES = ['applied', 'unchanged', 'error', 'not_executed'] as const;
 export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 
 export interface MigrationFile {

@@ -87,7 +87,7 @@ export interface Gateway {
 }
 
 /** '' is the aggregated view (`/mcp`); any other name is one upstream (`/mcp/<name>`). */
-export const AGGREGATE_VIEW = '';
+const AGGREGATE_VIEW = '';
 const EVERY_INTERFACE = ['0.0.0.0', '::', ''];
 
 export function createGateway(options: GatewayOptions): Gateway {

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { Caller } from '../pipeline/tool-call.js';
 import { sendJsonRpcError } from '../proxy/downstream/json-rpc-http.js';
 
-export const ANONYMOUS_GRANT = 'anonymous';
+const ANONYMOUS_GRANT = 'anonymous';
 
 export function grantAuth(grants: Config['grants']) {
   const byHash = new Map(grants.map((grant) => [grant.key_sha256, grant]));

@@ -5,7 +5,7 @@
  */
 import type { Result } from '../proxy/sdk.js';
 
-export const DECISION_META_KEY = 'airlock/decision';
+const DECISION_META_KEY = 'airlock/decision';
 
 export interface DecisionDetail {
   decision: 'deny' | 'rate_limited' | 'reject' | 'expired' | 'cancelled' | 'pending';

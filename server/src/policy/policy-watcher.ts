@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.js';
 import type { CompiledPolicy } from './compile.js';
 import { loadPolicyFile, type PolicyProblem } from './load.js';
 
-export function formatProblem(problem: PolicyProblem, file: string): string {
+function formatProblem(problem: PolicyProblem, file: string): string {
   return `${file}:${problem.line}:${problem.column} ${problem.path || '(document)'}: ${problem.message}`;
 }
 
