@@ -31,20 +31,30 @@ export interface ToolDecision {
   reason?: string;
 }
 
+/** The body of `GET /api/policy`, as the console reads it. */
+export interface PolicyView {
+  policy: { path: string | null; version: string; default: string; source: unknown } | null;
+  /** The last reload the watcher refused; the policy above stays in force. */
+  refusal: { at: string; problems: string[] } | null;
+  servers: { name: string; error: string | null; tools: ToolDecision[] }[];
+}
+
 export function createPolicyRoutes(options: { policy?: ConsolePolicySource | undefined; auth: ApiAuth; catalogs: () => Promise<UpstreamCatalog[]> }): Router {
   const router = express.Router();
   router.get('/policy', options.auth.middleware, async (_req, res) => {
     const policy = options.policy?.current();
     const catalogs = await options.catalogs();
-    res.json({
+    const refusal = options.policy?.refusal;
+    const view: PolicyView = {
       policy: policy ? { path: options.policy?.path ?? null, version: policy.version, default: policy.defaultAction, source: policy.source } : null,
-      refusal: options.policy?.refusal ?? null,
+      refusal: refusal ? { at: refusal.at.toISOString(), problems: refusal.problems } : null,
       servers: catalogs.map((catalog) => ({
         name: catalog.server,
         error: catalog.error ?? null,
         tools: catalog.tools.map((tool) => decide(policy, catalog.server, tool)),
       })),
-    });
+    };
+    res.json(view);
   });
   return router;
 }

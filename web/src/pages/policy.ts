@@ -2,27 +2,11 @@
  * The policy in force, read-only: every upstream tool with the decision a call to it meets and the rule behind
  * it, the problems of a change that was refused (the last good policy then stays in force), and the file as written.
  */
+import type { PolicyView, ToolDecision } from '../../../server/src/console/policy-routes.js';
 import { api } from '../api.js';
 import type { Page } from '../context.js';
 import { h, replace } from '../dom.js';
 import { timeElement } from '../format.js';
-
-interface ToolDecision {
-  name: string;
-  description?: string;
-  decision: 'allow' | 'deny' | 'require_approval' | 'hidden';
-  rule: string;
-  conditions: number;
-  limits: number;
-  approvers?: string[];
-  reason?: string;
-}
-
-interface PolicyView {
-  policy: { path: string | null; version: string; default: string; source: unknown } | null;
-  refusal: { at: string; problems: string[] } | null;
-  servers: { name: string; error: string | null; tools: ToolDecision[] }[];
-}
 
 const DECISION_TEXT: Record<ToolDecision['decision'], string> = {
   allow: 'allow',
