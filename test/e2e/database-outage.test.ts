@@ -1,9 +1,15 @@
 /**
  * PostgreSQL going away under a running gateway (the network path cut, the server itself untouched): allowed calls
  * keep flowing with their audit events kept in memory, calls that need the database get a clear error naming it,
- * and once PostgreSQL is back the kept events are written with the chain intact and approvals work again.
+ * and once PostgreSQL is back the kept events are written with the chain intact and approvals work again. A
+ * gateway told to stop while PostgreSQL is still away hands the events it could not store to its operator.
  */
-import type { Client } from '@modelcontextprotocol/client';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
@@ -11,7 +17,7 @@ import { PostgresDb } from '../../server/src/db/postgres-db.js';
 import { TEST_DATABASE_URL } from '../contract/test-databases.js';
 import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.js';
 import { ADMIN_TOKEN, startApprovalGateway, type ApprovalGateway } from './helpers/approval-gateway.js';
-import { rawCall, textOf } from './helpers/gateway.js';
+import { rawCall, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const POLICY = { version: '1', default: 'allow', tools: { stamp: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } };
 
@@ -87,5 +93,53 @@ describe('PostgreSQL unreachable while the gateway runs', () => {
       .not.toBe('');
     expect((await api(`/api/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) })).status).toBe(200);
     expect(textOf(await call)).toMatch(/^\d/);
+  }, 60_000);
+});
+
+describe('airlock serve stopped while PostgreSQL is unreachable', () => {
+  it('exits 1 without a stack trace, printing the audit events it could not store, redacted', async () => {
+    const server = new URL(TEST_DATABASE_URL);
+    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    const throughProxy = new URL(TEST_DATABASE_URL);
+    throughProxy.hostname = '127.0.0.1';
+    throughProxy.port = String(proxy.port);
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-outage-'));
+    const schema = `airlock_outage_${process.pid}_${Date.now()}`;
+    const admin = new PostgresDb({ connectionString: TEST_DATABASE_URL, maxConnections: 1 });
+    await admin.exec(`CREATE SCHEMA ${schema}`);
+    throughProxy.searchParams.set('options', `-c search_path=${schema}`);
+    try {
+      await writeFile(join(dir, 'airlock.config.json'), JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) } }));
+      const { child, url } = await startServeProcess(join(dir, 'airlock.config.json'), { DATABASE_URL: throughProxy.href, AIRLOCK_LOG_LEVEL: 'fatal' });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const client = new Client({ name: 'outage-e2e', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+
+      await proxy.cut();
+      expect(textOf(await rawCall(client, 'test__echo', { text: 'during', token: 'sk-live-outage' }))).toBe('during');
+      await client.close();
+      child.kill('SIGTERM');
+      const [status] = await once(child, 'exit');
+
+      expect(status).toBe(1);
+      expect(stderr).toMatch(/airlock: shutting down: PostgreSQL at 127\.0\.0\.1:\d+\/test is unavailable/);
+      expect(stderr).not.toMatch(/^\s+at /m);
+      const lines = stderr.split('\n');
+      const header = lines.findIndex((line) => line === 'airlock: 2 audit events could not be stored before exit; they follow, one JSON object a line:');
+      expect(header).toBeGreaterThan(-1);
+      const events = lines.slice(header + 1, header + 3).map((line) => JSON.parse(line) as { kind: string; tool: string; args?: Record<string, unknown> });
+      expect(events.map((event) => [event.kind, event.tool])).toEqual([
+        ['allowed', 'echo'],
+        ['executed', 'echo'],
+      ]);
+      expect(Object.keys(events[0]!.args!)).toEqual(['text', 'token']);
+      expect(stderr).not.toContain('sk-live-outage');
+    } finally {
+      await proxy.cut();
+      await admin.exec(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

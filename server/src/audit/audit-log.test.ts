@@ -207,6 +207,27 @@ for (const dialect of TEST_DIALECTS) {
         const rows = await db.query<{ tool: string }>(`SELECT tool FROM audit_events WHERE tool LIKE 'flush-%' ORDER BY seq`);
         expect(rows.map((row) => row.tool)).toEqual(['flush-a', 'flush-b']);
       });
+
+      it('hands out the events it could not store, oldest first and redacted, until they are stored', async () => {
+        const flaky = new FlakyDb(db);
+        const log = new AuditLog(flaky, { flushDelayMs: 60_000, retryMinMs: 60_000 });
+        log.append({ kind: 'allowed', tool: 'kept-a', args: { path: '/tmp/x', api_key: 'sk-live-123' } });
+        log.append({ kind: 'executed', tool: 'kept-a', upstreamStatus: 'ok', durationMs: 3 });
+        flaky.failuresLeft = 1;
+        await expect(log.close()).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+
+        const kept = log.unwritten();
+        expect(kept.map((event) => [event.kind, event.tool])).toEqual([
+          ['allowed', 'kept-a'],
+          ['executed', 'kept-a'],
+        ]);
+        expect(kept[0]!.argsHash).toMatch(/^[0-9a-f]{64}$/);
+        expect(JSON.stringify(kept)).not.toContain('sk-live-123');
+        expect(JSON.stringify(kept)).not.toContain('/tmp/x');
+
+        await log.flush();
+        expect(log.unwritten()).toEqual([]);
+      });
     });
 
     describe('appendInTransaction', () => {

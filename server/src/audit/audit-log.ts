@@ -89,6 +89,14 @@ export class AuditLog {
     if (this.#failures === 0) this.#schedule(this.#buffer.length >= this.#maxBatch ? 0 : this.#flushDelayMs);
   }
 
+  /**
+   * The events not yet stored, oldest first, redacted as the log would store them: what a process that must exit
+   * while the database is unreachable hands to its operator instead of losing (see `airlock serve`).
+   */
+  unwritten(): PreparedAuditEvent[] {
+    return this.#buffer.map((entry) => (entry.prepared ??= prepareAuditEvent(entry.event, this.#keepArgValues)));
+  }
+
   /** Writes the event now, inside `tx`, so it commits or rolls back with the caller's change. */
   async appendInTransaction(tx: Db, event: AuditEvent): Promise<ChainRow> {
     const prepared = prepareAuditEvent(validateAuditEvent(event, this.#clock), this.#keepArgValues);

@@ -1,4 +1,5 @@
 import { createSlackApp, resolveSlackSettings, type SlackApp } from '../../../slack-app/src/index.js';
+import type { PreparedAuditEvent } from '../audit/audit-event.js';
 import { loadConfigFile } from '../config/load.js';
 import { issueSetupToken, setupUrl } from '../console/setup-link.js';
 import { AirlockError } from '../errors/airlock-error.js';
@@ -82,21 +83,38 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   logger.info({ url, servers: Object.keys(config.servers), policy: config.policy, database: storage.db.dialect, slack: slack !== undefined }, 'airlock listening');
   const stop = async (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    policy?.close();
-    await gateway?.close();
-    await slack?.stop();
-    // Its outbox relay hands jobs to the queue, so the approval service stops first; rows it leaves wait in the
-    // database for the next start or another instance.
-    await storage.approvals.close();
-    await queue.close();
-    await limitStore.close();
-    await storage.close();
-    await bus.close();
-    await readiness.close();
+    let status = 0;
+    try {
+      policy?.close();
+      await gateway?.close();
+      await slack?.stop();
+      // Its outbox relay hands jobs to the queue, so the approval service stops first; rows it leaves wait in the
+      // database for the next start or another instance.
+      await storage.approvals.close();
+      await queue.close();
+      await limitStore.close();
+      await storage.close();
+      await bus.close();
+      await readiness.close();
+    } catch (error) {
+      status = 1;
+      io.stderr(`airlock: shutting down: ${(error as Error).message}`);
+      reportUnwritten(storage.audit.unwritten(), io);
+    }
     logger.flush();
-    process.exit(0);
+    process.exit(status);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   return 0;
+}
+
+/**
+ * Audit events the database did not take before exit (it was unreachable) go to stderr, one JSON object a line,
+ * redacted as the log would have stored them: the operator's logs keep what the audit table could not.
+ */
+function reportUnwritten(events: readonly PreparedAuditEvent[], io: CliIo): void {
+  if (events.length === 0) return;
+  io.stderr(`airlock: ${events.length} audit event${events.length === 1 ? '' : 's'} could not be stored before exit; they follow, one JSON object a line:`);
+  for (const event of events) io.stderr(JSON.stringify(event));
 }

@@ -24,7 +24,10 @@ export interface Storage {
   approvals: ApprovalService;
   /** Seals the requestState of held calls alike on every instance of this database (GatewayOptions.heldStateKey). */
   heldStateKey: Buffer;
-  /** Stops the approval service's background work (if not yet), flushes the audit log and closes the database. */
+  /**
+   * Stops the approval service's background work (if not yet), flushes the audit log and closes the database;
+   * rejects when the flush fails, with the events still in `audit.unwritten()`.
+   */
   close(): Promise<void>;
 }
 
@@ -69,9 +72,13 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     approvals,
     heldStateKey: await sharedKey(db, 'held-state'),
     async close() {
-      await approvals.close();
-      await audit.close();
-      await db.close();
+      try {
+        await approvals.close();
+        await audit.close();
+      } finally {
+        // Even when the last audit write failed: PGlite's lock on its directory goes with the handle.
+        await db.close();
+      }
     },
   };
 }
