@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { REDIS_TEST_URL, storeEnabled } from '../../../test/contract/limit-store.contract.js';
 import { startTcpProxy } from '../../../test/fixtures/tcp-proxy.js';
+import type { AirlockError } from '../errors/airlock-error.js';
 import { BULLMQ_QUEUE_NAME, BullMqJobQueue } from './bullmq-job-queue.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -165,6 +166,20 @@ describe.skipIf(!storeEnabled('redis'))('BullMqJobQueue across processes', () =>
         await expect(operation).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/Redis is unreachable/) });
       }
       await queue.close();
+    });
+
+    it('closes at once right after the connection drops, while the client waits to reconnect', async () => {
+      const redis = new URL(REDIS_TEST_URL);
+      const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+      // A short command timeout: a depth() sent before the client has seen the drop fails fast.
+      const queue = new BullMqJobQueue({ url: `redis://127.0.0.1:${proxy.port}`, prefix, commandTimeoutMs: 300, logger: { warn: () => undefined, error: () => undefined } });
+      queue.handle('noop', async () => undefined);
+      await queue.enqueue('noop', {});
+      await proxy.cut();
+      // The queue has seen the drop; its next attempt to reconnect is a second or more away.
+      await expect.poll(() => queue.depth().then(() => 'reachable', (error: AirlockError) => error.code)).toBe('STORAGE_UNAVAILABLE');
+      await queue.close();
+      await expect(queue.enqueue('noop', {})).rejects.toThrow(/closed/);
     });
 
     it('closes at once, a worker included, instead of waiting for Redis to come back', async () => {

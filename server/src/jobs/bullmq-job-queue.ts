@@ -171,9 +171,11 @@ export class BullMqJobQueue implements JobQueue {
       // Waits for the running handlers; jobs not started stay in Redis for the other instances. With Redis away a
       // graceful close waits for it forever (the worker's last commands, then QUIT), so the sockets are dropped
       // instead: nothing is lost, the jobs are in Redis and a running one is taken over once its lock lapses.
+      // Not Queue.disconnect(): it waits for ioredis's 'end', which never comes while the client sits between
+      // two reconnection attempts.
       const force = await this.#redisAway();
       await this.#worker?.close(force);
-      if (force) await this.#queue.disconnect();
+      if (force) await this.#queue.getBackend().close(true);
       await this.#queue.close();
     })();
     return this.#closing;

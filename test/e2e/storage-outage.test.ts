@@ -1,8 +1,9 @@
 /**
- * PostgreSQL going away under a running gateway (the network path cut, the server itself untouched): allowed calls
- * keep flowing with their audit events kept in memory, calls that need the database get a clear error naming it,
- * and once PostgreSQL is back the kept events are written with the chain intact and approvals work again. A
- * gateway told to stop while PostgreSQL is still away hands the events it could not store to its operator.
+ * PostgreSQL or Redis going away under a running gateway (the network path cut, the server itself untouched).
+ * Without PostgreSQL, allowed calls keep flowing with their audit events kept in memory, calls that need the
+ * database get a clear error naming it, and once PostgreSQL is back the kept events are written with the chain
+ * intact and approvals work again; a gateway told to stop while PostgreSQL is still away hands the events it could
+ * not store to its operator. Without Redis, a gateway told to stop does so at once, its audit log stored.
  */
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +14,9 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
+import { openPgliteDb } from '../../server/src/db/pglite-db.js';
 import { PostgresDb } from '../../server/src/db/postgres-db.js';
+import { REDIS_TEST_URL } from '../contract/limit-store.contract.js';
 import { TEST_DATABASE_URL } from '../contract/test-databases.js';
 import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.js';
 import { ADMIN_TOKEN, startApprovalGateway, type ApprovalGateway } from './helpers/approval-gateway.js';
@@ -139,6 +142,49 @@ describe('airlock serve stopped while PostgreSQL is unreachable', () => {
       await proxy.cut();
       await admin.exec(`DROP SCHEMA ${schema} CASCADE`);
       await admin.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('airlock serve stopped while Redis is unreachable', () => {
+  it('stops at once, its audit log stored', async () => {
+    const redis = new URL(REDIS_TEST_URL);
+    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-outage-'));
+    try {
+      await writeFile(join(dir, 'airlock.config.json'), JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) } }));
+      const { child, url } = await startServeProcess(join(dir, 'airlock.config.json'), {
+        AIRLOCK_DATA_DIR: join(dir, 'data'),
+        REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+        AIRLOCK_REDIS_PREFIX: `airlock-outage-${process.pid}`,
+        AIRLOCK_INSTANCE_ID: 'outage',
+        AIRLOCK_LOG_LEVEL: 'fatal',
+      });
+      const client = new Client({ name: 'outage-e2e', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+
+      await proxy.cut();
+      expect(textOf(await rawCall(client, 'test__echo', { text: 'during' }))).toBe('during');
+      await client.close();
+      child.kill('SIGTERM');
+      // Before the fix the job queue waited for Redis forever here; the test's timeout would fail it.
+      const [status] = await once(child, 'exit');
+
+      expect(status).toBe(0);
+      const db = await openPgliteDb(join(dir, 'data'));
+      try {
+        expect((await verifyAuditLog(db)).ok).toBe(true);
+        const rows = await db.query<{ kind: string; tool: string }>('SELECT kind, tool FROM audit_events ORDER BY seq');
+        expect(rows).toEqual([
+          { kind: 'allowed', tool: 'echo' },
+          { kind: 'executed', tool: 'echo' },
+        ]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await proxy.cut();
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
