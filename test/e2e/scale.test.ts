@@ -146,6 +146,29 @@ describe('two instances on PostgreSQL and Redis', () => {
     }
   });
 
+  it('starts while Redis is down, and hears decisions from other instances once it is back', async () => {
+    const redis = await startPrivateRedis();
+    try {
+      await redis.stop();
+      // A re-read interval longer than the test: only the bus (or the catch-up once subscribed) can resume the call.
+      const e = await startInstance('E', redis.url);
+      const client = await connectClient(`${e.url}/mcp`);
+      try {
+        const call = rawCall(client, 'test__echo', { text: 'held while Redis was down' });
+        await pendingOn(e);
+        await redis.start();
+        const f = await startInstance('F', redis.url);
+        const id = await pendingOn(f);
+        expect(await f.service.decide(id, { decision: 'approve' }, { id: 'web:alice', via: 'web' })).toMatchObject({ ok: true, final: true });
+        expect(textOf(await call)).toBe('held while Redis was down');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await redis.stop();
+    }
+  });
+
   it('resumes held calls decided while Redis was down and after it came back', async () => {
     // A Redis of this test's own, so restarting it disturbs no other test.
     const redis = await startPrivateRedis();

@@ -147,6 +147,48 @@ describe('airlock serve stopped while PostgreSQL is unreachable', () => {
   }, 60_000);
 });
 
+describe('airlock serve started while Redis is unreachable', () => {
+  it('serves, says on /readyz which dependency is missing, and is ready once Redis is back', async () => {
+    const redis = new URL(REDIS_TEST_URL);
+    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    await proxy.cut();
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-outage-'));
+    try {
+      await writeFile(join(dir, 'airlock.config.json'), JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) } }));
+      const { child, url } = await startServeProcess(join(dir, 'airlock.config.json'), {
+        AIRLOCK_DATA_DIR: join(dir, 'data'),
+        REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+        AIRLOCK_REDIS_PREFIX: `airlock-outage-${process.pid}`,
+        AIRLOCK_INSTANCE_ID: 'outage',
+        AIRLOCK_LOG_LEVEL: 'fatal',
+      });
+      try {
+        const readiness = async () => {
+          const response = await fetch(`${url}/readyz`);
+          return { status: response.status, checks: ((await response.json()) as { checks: Record<string, string> }).checks };
+        };
+        expect(await readiness()).toEqual({
+          status: 503,
+          checks: { database: 'ok', redis: `Redis at 127.0.0.1:${proxy.port} is unreachable: connect ECONNREFUSED 127.0.0.1:${proxy.port}` },
+        });
+        const client = new Client({ name: 'outage-e2e', version: '1.0.0' });
+        await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+        expect(textOf(await rawCall(client, 'test__echo', { text: 'without Redis' }))).toBe('without Redis');
+        await client.close();
+
+        await proxy.restore();
+        await expect.poll(readiness, { timeout: 10_000 }).toEqual({ status: 200, checks: { database: 'ok', redis: 'ok' } });
+      } finally {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+    } finally {
+      await proxy.cut();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('airlock serve stopped while Redis is unreachable', () => {
   it('stops at once, its audit log stored', async () => {
     const redis = new URL(REDIS_TEST_URL);

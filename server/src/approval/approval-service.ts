@@ -172,7 +172,17 @@ export class ApprovalService implements ApprovalDesk {
       this.#rearmTimer.unref();
     }
     if (!this.#bus) return;
-    this.#busOff.push(await this.#bus.subscribe(APPROVALS_CHANNEL, (message) => this.#onRemoteChange(message as ChangeMessage)));
+    // Not awaited: with Redis away the SUBSCRIBE waits for it, and the gateway must start meanwhile (its /readyz
+    // says Redis is down). Until the subscription is active the re-read below carries other instances' decisions;
+    // once it is, one re-read catches any published before.
+    this.#bus.subscribe(APPROVALS_CHANNEL, (message) => this.#onRemoteChange(message as ChangeMessage)).then(
+      (off) => {
+        if (this.#closed) return off();
+        this.#busOff.push(off);
+        void this.#recheckWaiting();
+      },
+      (error: Error) => this.#logger.warn({ err: error.message }, 'could not subscribe to approval changes; relying on the periodic re-read'),
+    );
     this.#busOff.push(this.#bus.onReconnect(() => void this.#recheckWaiting()));
     // The safety net for a message lost between instances: held calls' approvals are re-read now and then.
     this.#recheckTimer = setInterval(() => void this.#recheckWaiting(), this.#recheckMs);

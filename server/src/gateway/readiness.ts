@@ -15,16 +15,22 @@ export function createReadiness(db: Db, redisUrl: string | undefined): Readiness
   const redis = redisUrl
     ? new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000, commandTimeout: 1000 })
     : undefined;
-  // A failed connection is reported by the check; ioredis would otherwise print it as an unhandled error.
-  redis?.on('error', () => undefined);
+  // A failed connection is reported by the check; ioredis would otherwise print it as an unhandled error. Its
+  // own rejection only says "Connection is closed.", so the check names the server and the connection's error.
+  let lastError: Error | undefined;
+  redis?.on('error', (error: Error) => (lastError = error));
   return {
     checks: {
       database: () => db.query('SELECT 1'),
       ...(redis
         ? {
             redis: async () => {
-              if (redis.status === 'wait' || redis.status === 'end') await redis.connect();
-              return redis.ping();
+              try {
+                if (redis.status === 'wait' || redis.status === 'end') await redis.connect();
+                return await redis.ping();
+              } catch (error) {
+                throw new Error(`Redis at ${describeRedis(redisUrl!)} is unreachable: ${(lastError ?? (error as Error)).message}`);
+              }
             },
           }
         : {}),
@@ -33,4 +39,13 @@ export function createReadiness(db: Db, redisUrl: string | undefined): Readiness
       redis?.disconnect();
     },
   };
+}
+
+/** `host:port` of a Redis URL, for messages: a password in the URL stays out of them. */
+function describeRedis(url: string): string {
+  try {
+    return new URL(url).host || url;
+  } catch {
+    return 'REDIS_URL (not a valid URL)';
+  }
 }
