@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
 import { openPgliteDb } from '../../server/src/db/pglite-db.js';
@@ -147,87 +147,79 @@ describe('airlock serve stopped while PostgreSQL is unreachable', () => {
   }, 60_000);
 });
 
-describe('airlock serve started while Redis is unreachable', () => {
-  it('serves, says on /readyz which dependency is missing, and is ready once Redis is back', async () => {
+describe('airlock serve without Redis', () => {
+  let proxy: TcpProxy;
+  let dir: string;
+  beforeEach(async () => {
     const redis = new URL(REDIS_TEST_URL);
-    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    dir = await mkdtemp(join(tmpdir(), 'airlock-outage-'));
+    await writeFile(join(dir, 'airlock.config.json'), JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) } }));
+  });
+  afterEach(async () => {
     await proxy.cut();
-    const dir = await mkdtemp(join(tmpdir(), 'airlock-outage-'));
+    await rm(dir, { recursive: true, force: true });
+  });
+  /** `airlock serve` on PGlite in `dir`, reaching Redis through the proxy. */
+  const serve = () =>
+    startServeProcess(join(dir, 'airlock.config.json'), {
+      AIRLOCK_DATA_DIR: join(dir, 'data'),
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      AIRLOCK_REDIS_PREFIX: `airlock-outage-${process.pid}`,
+      AIRLOCK_INSTANCE_ID: 'outage',
+      AIRLOCK_LOG_LEVEL: 'fatal',
+    });
+  const call = async (url: string, text: string) => {
+    const client = new Client({ name: 'outage-e2e', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
     try {
-      await writeFile(join(dir, 'airlock.config.json'), JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) } }));
-      const { child, url } = await startServeProcess(join(dir, 'airlock.config.json'), {
-        AIRLOCK_DATA_DIR: join(dir, 'data'),
-        REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-        AIRLOCK_REDIS_PREFIX: `airlock-outage-${process.pid}`,
-        AIRLOCK_INSTANCE_ID: 'outage',
-        AIRLOCK_LOG_LEVEL: 'fatal',
-      });
-      try {
-        const readiness = async () => {
-          const response = await fetch(`${url}/readyz`);
-          return { status: response.status, checks: ((await response.json()) as { checks: Record<string, string> }).checks };
-        };
-        expect(await readiness()).toEqual({
-          status: 503,
-          checks: { database: 'ok', redis: `Redis at 127.0.0.1:${proxy.port} is unreachable: connect ECONNREFUSED 127.0.0.1:${proxy.port}` },
-        });
-        const client = new Client({ name: 'outage-e2e', version: '1.0.0' });
-        await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
-        expect(textOf(await rawCall(client, 'test__echo', { text: 'without Redis' }))).toBe('without Redis');
-        await client.close();
-
-        await proxy.restore();
-        await expect.poll(readiness, { timeout: 10_000 }).toEqual({ status: 200, checks: { database: 'ok', redis: 'ok' } });
-      } finally {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
+      return textOf(await rawCall(client, 'test__echo', { text }));
     } finally {
-      await proxy.cut();
-      await rm(dir, { recursive: true, force: true });
+      await client.close();
+    }
+  };
+
+  it('starts while Redis is unreachable, says on /readyz what is missing, and is ready once Redis is back', async () => {
+    await proxy.cut();
+    const { child, url } = await serve();
+    try {
+      const readiness = async () => {
+        const response = await fetch(`${url}/readyz`);
+        return { status: response.status, checks: ((await response.json()) as { checks: Record<string, string> }).checks };
+      };
+      expect(await readiness()).toEqual({
+        status: 503,
+        checks: { database: 'ok', redis: `Redis at 127.0.0.1:${proxy.port} is unreachable: connect ECONNREFUSED 127.0.0.1:${proxy.port}` },
+      });
+      expect(await call(url, 'without Redis')).toBe('without Redis');
+
+      await proxy.restore();
+      await expect.poll(readiness, { timeout: 10_000 }).toEqual({ status: 200, checks: { database: 'ok', redis: 'ok' } });
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
     }
   }, 60_000);
-});
 
-describe('airlock serve stopped while Redis is unreachable', () => {
-  it('stops at once, its audit log stored', async () => {
-    const redis = new URL(REDIS_TEST_URL);
-    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-    const dir = await mkdtemp(join(tmpdir(), 'airlock-outage-'));
+  it('stops at once when Redis has gone away, its audit log stored', async () => {
+    const { child, url } = await serve();
+    await proxy.cut();
+    expect(await call(url, 'during')).toBe('during');
+    child.kill('SIGTERM');
+    // The job queue once waited for Redis forever here; the test's timeout would fail it.
+    const [status] = await once(child, 'exit');
+
+    expect(status).toBe(0);
+    const db = await openPgliteDb(join(dir, 'data'));
     try {
-      await writeFile(join(dir, 'airlock.config.json'), JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) } }));
-      const { child, url } = await startServeProcess(join(dir, 'airlock.config.json'), {
-        AIRLOCK_DATA_DIR: join(dir, 'data'),
-        REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-        AIRLOCK_REDIS_PREFIX: `airlock-outage-${process.pid}`,
-        AIRLOCK_INSTANCE_ID: 'outage',
-        AIRLOCK_LOG_LEVEL: 'fatal',
-      });
-      const client = new Client({ name: 'outage-e2e', version: '1.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
-
-      await proxy.cut();
-      expect(textOf(await rawCall(client, 'test__echo', { text: 'during' }))).toBe('during');
-      await client.close();
-      child.kill('SIGTERM');
-      // Before the fix the job queue waited for Redis forever here; the test's timeout would fail it.
-      const [status] = await once(child, 'exit');
-
-      expect(status).toBe(0);
-      const db = await openPgliteDb(join(dir, 'data'));
-      try {
-        expect((await verifyAuditLog(db)).ok).toBe(true);
-        const rows = await db.query<{ kind: string; tool: string }>('SELECT kind, tool FROM audit_events ORDER BY seq');
-        expect(rows).toEqual([
-          { kind: 'allowed', tool: 'echo' },
-          { kind: 'executed', tool: 'echo' },
-        ]);
-      } finally {
-        await db.close();
-      }
+      expect((await verifyAuditLog(db)).ok).toBe(true);
+      const rows = await db.query<{ kind: string; tool: string }>('SELECT kind, tool FROM audit_events ORDER BY seq');
+      expect(rows).toEqual([
+        { kind: 'allowed', tool: 'echo' },
+        { kind: 'executed', tool: 'echo' },
+      ]);
     } finally {
-      await proxy.cut();
-      await rm(dir, { recursive: true, force: true });
+      await db.close();
     }
   }, 60_000);
 });
