@@ -35,14 +35,14 @@ export function policyStage(source: PolicySource): Stage {
             return { kind: 'continue' };
           }
           return {
-                kind: 'respond',
-                outcome: 'denied',
-                result: violationResult({
-                  decision: 'deny',
-                  rule: decision.rule,
-                  reason: `${decision.reason} This gateway has no approval service configured, so the call was not run.`,
-                }),
-              };
+            kind: 'respond',
+            outcome: 'denied',
+            result: violationResult({
+              decision: 'deny',
+              rule: decision.rule,
+              reason: `${decision.reason} This gateway has no approval service configured, so the call was not run.`,
+            }),
+          };
       }
     },
   };
