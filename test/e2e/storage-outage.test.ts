@@ -97,6 +97,30 @@ describe('PostgreSQL unreachable while the gateway runs', () => {
     expect((await api(`/api/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) })).status).toBe(200);
     expect(textOf(await call)).toMatch(/^\d/);
   }, 60_000);
+
+  it('keeps a call held while PostgreSQL is away; a decision refused meanwhile goes through once it is back', async () => {
+    const call = rawCall(client, 'test__stamp', { attempt: 'held across the outage' });
+    let id = '';
+    await expect
+      .poll(async () => {
+        id = (await gw.service.list({ status: 'pending' }))[0]?.id ?? '';
+        return id;
+      })
+      .not.toBe('');
+
+    await proxy.cut();
+    const refused = await api(`/api/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('STORAGE_UNAVAILABLE');
+
+    await proxy.restore();
+    expect((await api(`/api/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) })).status).toBe(200);
+    expect(textOf(await call)).toMatch(/^\d/);
+    // The outcome is recorded just after the result goes back.
+    await expect
+      .poll(() => gw.database.db.query('SELECT status, execution_status FROM approvals WHERE id = $1', [id]))
+      .toEqual([{ status: 'approved', execution_status: 'succeeded' }]);
+  }, 60_000);
 });
 
 describe('airlock serve stopped while PostgreSQL is unreachable', () => {

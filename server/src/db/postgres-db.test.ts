@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { describeDbContract } from '../../../test/contract/db.contract.js';
-import { createTestDatabase } from '../../../test/contract/test-databases.js';
+import { createTestDatabase, TEST_DATABASE_URL } from '../../../test/contract/test-databases.js';
+import { startTcpProxy } from '../../../test/fixtures/tcp-proxy.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import { describePostgresTarget, PostgresDb } from './postgres-db.js';
 
@@ -18,6 +19,33 @@ describe('PostgresDb', () => {
       expect((error as AirlockError).code).toBe('STORAGE_UNAVAILABLE');
       expect((error as AirlockError).message).toContain('PostgreSQL at 127.0.0.1:1/airlock is unavailable');
       expect((error as AirlockError).message).not.toContain('hunter2');
+    });
+  });
+
+  describe('when the connection drops during a transaction', () => {
+    it('fails that transaction with STORAGE_UNAVAILABLE, throws nothing uncaught, and serves the next once it is back', async () => {
+      const server = new URL(TEST_DATABASE_URL);
+      const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+      const throughProxy = new URL(TEST_DATABASE_URL);
+      throughProxy.hostname = '127.0.0.1';
+      throughProxy.port = String(proxy.port);
+      const db = new PostgresDb({ connectionString: throughProxy.href });
+      try {
+        const failed = db.transaction(async (tx) => {
+          await tx.query('SELECT 1');
+          // Between two statements the client is checked out of the pool and idle: the drop arrives as an event.
+          await proxy.cut();
+          await new Promise((resolve) => setImmediate(resolve));
+          await tx.query('SELECT 2');
+        });
+        await expect(failed).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+
+        await proxy.restore();
+        expect(await db.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      } finally {
+        await db.close();
+        await proxy.cut();
+      }
     });
   });
 

@@ -83,8 +83,12 @@ export class PostgresDb implements Db {
 
   async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
     const client = await this.#connect();
-    const tx = new TransactionDb('postgres', this.#connection(client));
+    // A checked-out client has no listener of the pool's: its connection dropping now (PostgreSQL restarting, the
+    // network cut) would be an uncaught 'error' that ends the process. The statement in flight fails by itself.
     let broken: unknown;
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
+    const tx = new TransactionDb('postgres', this.#connection(client));
     try {
       await tx.exec('BEGIN');
       const result = await fn(tx);
@@ -99,7 +103,8 @@ export class PostgresDb implements Db {
       throw error;
     } finally {
       tx.end();
-      // A connection that could not even roll back is destroyed rather than handed to the next caller.
+      client.off('error', onError);
+      // A connection that dropped, or could not even roll back, is destroyed rather than handed to the next caller.
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
