@@ -22,7 +22,7 @@ import { BULLMQ_QUEUE_NAME } from '../../server/src/jobs/bullmq-job-queue.js';
 import { APPROVE_ACTION } from '../../slack-app/src/approval-message.js';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../contract/test-databases.js';
 import { blockActionsPayload, FakeSlack, postInteraction, signInteraction, type SlackCall } from '../fixtures/fake-slack.js';
-import { startTcpProxy } from '../fixtures/tcp-proxy.js';
+import { startTcpProxyTo } from '../fixtures/tcp-proxy.js';
 import { passthrough, rawCall, ROOT, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -291,10 +291,9 @@ describe('a gateway process killed with SIGKILL while its approval’s jobs wait
   }, 90_000);
 
   it('B hands over and runs the jobs of a change A committed but never queued (its Redis cut), once A is dead', async () => {
-    const redis = new URL(REDIS_URL);
-    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const proxy = await startTcpProxyTo(REDIS_URL);
     // A reaches Redis through the proxy, and loses it once it is up: its commits reach PostgreSQL, its jobs nothing.
-    const { a, id } = await holdOnA({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, AIRLOCK_LOG_LEVEL: 'fatal' }, () => proxy.cut());
+    const { a, id } = await holdOnA({ REDIS_URL: proxy.url, AIRLOCK_LOG_LEVEL: 'fatal' }, () => proxy.cut());
     await expect.poll(() => outboxOf(id)).toEqual([{ kind: 'slack.post', done: false }, { kind: EXPIRE_JOB, done: false }]);
     await kill(a.child);
     // Died between commit and enqueue: the rows are all that is left of its jobs (B leaves fresh rows to their writer).

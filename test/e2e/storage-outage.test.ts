@@ -18,27 +18,35 @@ import { openPgliteDb } from '../../server/src/db/pglite-db.js';
 import { PostgresDb } from '../../server/src/db/postgres-db.js';
 import { REDIS_TEST_URL } from '../contract/limit-store.contract.js';
 import { TEST_DATABASE_URL } from '../contract/test-databases.js';
-import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy.js';
+import { startTcpProxyTo, type TcpProxy } from '../fixtures/tcp-proxy.js';
 import { ADMIN_TOKEN, startApprovalGateway, type ApprovalGateway } from './helpers/approval-gateway.js';
 import { rawCall, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const POLICY = { version: '1', default: 'allow', tools: { stamp: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } };
 
 describe('PostgreSQL unreachable while the gateway runs', () => {
-  let proxy: TcpProxy;
+  let proxy: TcpProxy & { url: string };
   let gw: ApprovalGateway;
   let client: Client;
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${gw.url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers } });
 
+  /** The id of the one pending approval, once there is one. */
+  const pending = async () => {
+    let id = '';
+    await expect
+      .poll(async () => {
+        id = (await gw.service.list({ status: 'pending' }))[0]?.id ?? '';
+        return id;
+      })
+      .not.toBe('');
+    return id;
+  };
+
   beforeAll(async () => {
-    const server = new URL(TEST_DATABASE_URL);
-    proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
-    const throughProxy = new URL(TEST_DATABASE_URL);
-    throughProxy.hostname = '127.0.0.1';
-    throughProxy.port = String(proxy.port);
+    proxy = await startTcpProxyTo(TEST_DATABASE_URL);
     gw = await startApprovalGateway('postgres', POLICY, { syncCap: '10m' }, {
-      db: async (database) => new PostgresDb({ connectionString: throughProxy.href, searchPath: database.location, connectTimeoutMs: 2000 }),
+      db: async (database) => new PostgresDb({ connectionString: proxy.url, searchPath: database.location, connectTimeoutMs: 2000 }),
     });
     client = await gw.connect();
   }, 60_000);
@@ -87,26 +95,14 @@ describe('PostgreSQL unreachable while the gateway runs', () => {
 
     // And holding calls works again.
     const call = rawCall(client, 'test__stamp');
-    let id = '';
-    await expect
-      .poll(async () => {
-        id = (await gw.service.list({ status: 'pending' }))[0]?.id ?? '';
-        return id;
-      })
-      .not.toBe('');
+    const id = await pending();
     expect((await api(`/api/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) })).status).toBe(200);
     expect(textOf(await call)).toMatch(/^\d/);
   }, 60_000);
 
   it('keeps a call held while PostgreSQL is away; a decision refused meanwhile goes through once it is back', async () => {
     const call = rawCall(client, 'test__stamp', { attempt: 'held across the outage' });
-    let id = '';
-    await expect
-      .poll(async () => {
-        id = (await gw.service.list({ status: 'pending' }))[0]?.id ?? '';
-        return id;
-      })
-      .not.toBe('');
+    const id = await pending();
 
     await proxy.cut();
     const refused = await api(`/api/approvals/${id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) });
@@ -125,11 +121,8 @@ describe('PostgreSQL unreachable while the gateway runs', () => {
 
 describe('airlock serve stopped while PostgreSQL is unreachable', () => {
   it('exits 1 without a stack trace, printing the audit events it could not store, redacted', async () => {
-    const server = new URL(TEST_DATABASE_URL);
-    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
-    const throughProxy = new URL(TEST_DATABASE_URL);
-    throughProxy.hostname = '127.0.0.1';
-    throughProxy.port = String(proxy.port);
+    const proxy = await startTcpProxyTo(TEST_DATABASE_URL);
+    const throughProxy = new URL(proxy.url);
     const dir = await mkdtemp(join(tmpdir(), 'airlock-outage-'));
     const schema = `airlock_outage_${process.pid}_${Date.now()}`;
     const admin = new PostgresDb({ connectionString: TEST_DATABASE_URL, maxConnections: 1 });
@@ -172,11 +165,10 @@ describe('airlock serve stopped while PostgreSQL is unreachable', () => {
 });
 
 describe('airlock serve without Redis', () => {
-  let proxy: TcpProxy;
+  let proxy: TcpProxy & { url: string };
   let dir: string;
   beforeEach(async () => {
-    const redis = new URL(REDIS_TEST_URL);
-    proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    proxy = await startTcpProxyTo(REDIS_TEST_URL);
     dir = await mkdtemp(join(tmpdir(), 'airlock-outage-'));
     await writeFile(join(dir, 'airlock.config.json'), JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) } }));
   });
@@ -188,7 +180,7 @@ describe('airlock serve without Redis', () => {
   const serve = () =>
     startServeProcess(join(dir, 'airlock.config.json'), {
       AIRLOCK_DATA_DIR: join(dir, 'data'),
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      REDIS_URL: proxy.url,
       AIRLOCK_REDIS_PREFIX: `airlock-outage-${process.pid}`,
       AIRLOCK_INSTANCE_ID: 'outage',
       AIRLOCK_LOG_LEVEL: 'fatal',

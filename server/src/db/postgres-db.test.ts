@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { describeDbContract } from '../../../test/contract/db.contract.js';
 import { createTestDatabase, TEST_DATABASE_URL } from '../../../test/contract/test-databases.js';
-import { startTcpProxy } from '../../../test/fixtures/tcp-proxy.js';
+import { startTcpProxyTo } from '../../../test/fixtures/tcp-proxy.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import { describePostgresTarget, PostgresDb } from './postgres-db.js';
 
@@ -24,12 +24,8 @@ describe('PostgresDb', () => {
 
   describe('when the connection drops during a transaction', () => {
     it('fails that transaction with STORAGE_UNAVAILABLE, throws nothing uncaught, and serves the next once it is back', async () => {
-      const server = new URL(TEST_DATABASE_URL);
-      const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
-      const throughProxy = new URL(TEST_DATABASE_URL);
-      throughProxy.hostname = '127.0.0.1';
-      throughProxy.port = String(proxy.port);
-      const db = new PostgresDb({ connectionString: throughProxy.href });
+      const proxy = await startTcpProxyTo(TEST_DATABASE_URL);
+      const db = new PostgresDb({ connectionString: proxy.url });
       try {
         const failed = db.transaction(async (tx) => {
           await tx.query('SELECT 1');

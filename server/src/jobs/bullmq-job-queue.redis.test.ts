@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { REDIS_TEST_URL, storeEnabled } from '../../../test/contract/limit-store.contract.js';
-import { startTcpProxy } from '../../../test/fixtures/tcp-proxy.js';
+import { startTcpProxyTo } from '../../../test/fixtures/tcp-proxy.js';
 import type { AirlockError } from '../errors/airlock-error.js';
 import { BULLMQ_QUEUE_NAME, BullMqJobQueue } from './bullmq-job-queue.js';
 
@@ -144,15 +144,14 @@ describe.skipIf(!storeEnabled('redis'))('BullMqJobQueue across processes', () =>
   describe('once Redis has gone away', () => {
     /** A queue whose Redis the test cuts; resolves once the queue has noticed (a reconnection was refused). */
     async function cutOff() {
-      const redis = new URL(REDIS_TEST_URL);
-      const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+      const proxy = await startTcpProxyTo(REDIS_TEST_URL);
       let noticed!: () => void;
       const redisGone = new Promise<void>((resolve) => (noticed = resolve));
       // A command timeout longer than the test's own: only answering at once can pass.
       const warn = (fields: { err?: unknown }) => {
         if (String(fields.err).includes('ECONNREFUSED')) noticed();
       };
-      const queue = new BullMqJobQueue({ url: `redis://127.0.0.1:${proxy.port}`, prefix, commandTimeoutMs: 120_000, logger: { warn, error: () => undefined } });
+      const queue = new BullMqJobQueue({ url: proxy.url, prefix, commandTimeoutMs: 120_000, logger: { warn, error: () => undefined } });
       queue.handle('noop', async () => undefined);
       await queue.enqueue('noop', {});
       await proxy.cut();
@@ -169,10 +168,9 @@ describe.skipIf(!storeEnabled('redis'))('BullMqJobQueue across processes', () =>
     });
 
     it('closes at once right after the connection drops, while the client waits to reconnect', async () => {
-      const redis = new URL(REDIS_TEST_URL);
-      const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+      const proxy = await startTcpProxyTo(REDIS_TEST_URL);
       // A short command timeout: a depth() sent before the client has seen the drop fails fast.
-      const queue = new BullMqJobQueue({ url: `redis://127.0.0.1:${proxy.port}`, prefix, commandTimeoutMs: 300, logger: { warn: () => undefined, error: () => undefined } });
+      const queue = new BullMqJobQueue({ url: proxy.url, prefix, commandTimeoutMs: 300, logger: { warn: () => undefined, error: () => undefined } });
       queue.handle('noop', async () => undefined);
       await queue.enqueue('noop', {});
       await proxy.cut();
