@@ -1,7 +1,8 @@
 /**
  * A gateway killed with SIGKILL while 50 calls are held loses nothing: after restart no approval is stuck
  * pending (they are abandoned, with the reason), every audit row is there and the chain verifies, and a decision
- * made after the restart applies to the agent's retry of the identical call, which runs once.
+ * made after the restart applies to the agent's retry of the identical call, which runs once. A gateway stopped
+ * with SIGTERM does the same, and first tells each agent that its call awaits approval instead of dropping it.
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,24 +38,9 @@ describe.each(TEST_DIALECTS)('a SIGKILL while %s-backed calls are held', (dialec
   });
 
   it('leaves no approval pending, loses no audit row, and lets a later decision run the retry once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'airlock-restart-'));
-    const policy = { version: '1', default: 'allow', tools: { echo: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } };
-    await writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
-    const configPath = join(dir, 'airlock.config.json');
-    await writeFile(configPath, JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) }, policy: 'policy.json', approvals: { syncCap: '10m' } }));
-    let env: Record<string, string>;
-    // Storage is chosen by the environment, as in production: DATABASE_URL, else the PGlite data dir.
-    if (dialect === 'postgres') {
-      database = await createTestDatabase('postgres');
-      env = { DATABASE_URL: `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${database.location}`)}`, AIRLOCK_DATA_DIR: '' };
-    } else {
-      env = { AIRLOCK_DATA_DIR: join(dir, 'data'), DATABASE_URL: '' };
-    }
-
+    const { dir, configPath, env } = await setUp(dialect, (created) => (database = created));
     const first = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
     children.push(first.child);
-    const api = (url: string) => (path: string, init?: RequestInit) =>
-      fetch(`${url}/api${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init?.headers } });
     const client = await connect(first.url);
     const held = Array.from({ length: HELD }, (_, i) => rawCall(client, 'test__echo', { text: `held ${i}` }).catch((error: Error) => error));
     await expect
@@ -90,20 +76,96 @@ describe.each(TEST_DIALECTS)('a SIGKILL while %s-backed calls are held', (dialec
     second.child.kill('SIGTERM');
     await once(second.child, 'exit');
 
-    const db = database?.db ?? (await openPgliteDb(join(dir, 'data')));
-    try {
-      const [kinds] = await db.query<{ requested: number; abandoned: number; approved: number; executed: number }>(
-        `SELECT count(*) FILTER (WHERE kind = 'approval_requested')::int AS requested, count(*) FILTER (WHERE kind = 'abandoned')::int AS abandoned,
-                count(*) FILTER (WHERE kind = 'approved')::int AS approved, count(*) FILTER (WHERE kind = 'executed' AND tool = 'echo')::int AS executed
-         FROM audit_events`,
-      );
-      expect(kinds).toEqual({ requested: HELD, abandoned: HELD, approved: 1, executed: 1 });
-      expect((await verifyAuditLog(db)).ok).toBe(true);
-    } finally {
-      if (!database) await db.close();
-    }
+    expect(await auditCounts(database, dir)).toEqual({ requested: HELD, abandoned: HELD, cancelled: 0, approved: 1, executed: 1, valid: true });
   }, 120_000);
 });
+
+describe.each(TEST_DIALECTS)('a SIGTERM while %s-backed calls are held', (dialect) => {
+  let database: TestDatabase | undefined;
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await database?.destroy();
+  });
+
+  it('tells each agent its call awaits approval, cancels nothing, and lets a decision after the restart run the retry once', async () => {
+    const count = 3;
+    const { dir, configPath, env } = await setUp(dialect, (created) => (database = created));
+    const first = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
+    children.push(first.child);
+    const client = await connect(first.url);
+    const held = Array.from({ length: count }, (_, i) => rawCall(client, 'test__echo', { text: `held ${i}` }));
+    await expect
+      .poll(async () => ((await (await api(first.url)('/approvals?status=pending')).json()) as { approvals: unknown[] }).approvals.length, { timeout: 20_000 })
+      .toBe(count);
+
+    first.child.kill('SIGTERM');
+    const answers = await Promise.all(held);
+    expect((await once(first.child, 'exit'))[0]).toBe(0);
+    await client.close().catch(() => undefined);
+    for (const answer of answers) {
+      expect(answer.isError).toBe(true);
+      expect(textOf(answer)).toMatch(/^Policy violation: Airlock is shutting down, and this call awaits human approval \(id [0-9a-f-]{36}\)/);
+      expect(textOf(answer)).toContain('retry the identical call: it will run once');
+    }
+
+    const second = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
+    children.push(second.child);
+    const abandoned = ((await (await api(second.url)('/approvals?status=abandoned')).json()) as { approvals: { id: string }[] }).approvals;
+    expect(abandoned).toHaveLength(count);
+    const target = abandoned[0]!;
+    expect((await api(second.url)(`/approvals/${target.id}/decision`, { method: 'POST', body: JSON.stringify({ decision: 'approve' }) })).status).toBe(200);
+    const retry = await connect(second.url);
+    try {
+      const text = await findHeldText(second.url, target.id);
+      expect(textOf(await rawCall(retry, 'test__echo', { text }))).toBe(text);
+      expect(JSON.parse(textOf(await rawCall(retry, 'test__stats'))).calls.echo).toBe(1);
+    } finally {
+      await retry.close();
+    }
+    second.child.kill('SIGTERM');
+    await once(second.child, 'exit');
+
+    expect(await auditCounts(database, dir)).toEqual({ requested: count, abandoned: count, cancelled: 0, approved: 1, executed: 1, valid: true });
+  }, 120_000);
+});
+
+/** A policy that holds every echo call, a config using it, and the storage environment of `dialect`. */
+async function setUp(dialect: string, created: (database: TestDatabase) => void): Promise<{ dir: string; configPath: string; env: Record<string, string> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'airlock-restart-'));
+  const policy = { version: '1', default: 'allow', tools: { echo: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } };
+  await writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
+  const configPath = join(dir, 'airlock.config.json');
+  await writeFile(configPath, JSON.stringify({ listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) }, policy: 'policy.json', approvals: { syncCap: '10m' } }));
+  // Storage is chosen by the environment, as in production: DATABASE_URL, else the PGlite data dir.
+  if (dialect === 'postgres') {
+    const database = await createTestDatabase('postgres');
+    created(database);
+    return { dir, configPath, env: { DATABASE_URL: `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${database.location}`)}`, AIRLOCK_DATA_DIR: '' } };
+  }
+  return { dir, configPath, env: { AIRLOCK_DATA_DIR: join(dir, 'data'), DATABASE_URL: '' } };
+}
+
+function api(url: string) {
+  return (path: string, init?: RequestInit) =>
+    fetch(`${url}/api${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init?.headers } });
+}
+
+/** What the audit log of the scenario holds once the gateway has stopped, and whether its chain verifies. */
+async function auditCounts(database: TestDatabase | undefined, dir: string) {
+  const db = database?.db ?? (await openPgliteDb(join(dir, 'data')));
+  try {
+    const [kinds] = await db.query<Record<string, number>>(
+      `SELECT count(*) FILTER (WHERE kind = 'approval_requested')::int AS requested, count(*) FILTER (WHERE kind = 'abandoned')::int AS abandoned,
+              count(*) FILTER (WHERE kind = 'cancelled')::int AS cancelled, count(*) FILTER (WHERE kind = 'approved')::int AS approved,
+              count(*) FILTER (WHERE kind = 'executed' AND tool = 'echo')::int AS executed
+       FROM audit_events`,
+    );
+    return { ...kinds, valid: (await verifyAuditLog(db)).ok };
+  } finally {
+    if (!database) await db.close();
+  }
+}
 
 /**
  * Approvals keep only hashes of argument values, so the test finds which held call an approval belongs to the way

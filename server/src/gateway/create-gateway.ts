@@ -99,22 +99,23 @@ export function createGateway(options: GatewayOptions): Gateway {
   const annotations = new ToolAnnotationsCache();
   const heldStates = new HeldStateSeal(options.heldStateKey);
   const policyVersion = () => policy?.current()?.version;
+  const approval = approvals
+    ? approvalStage({
+        service: approvals,
+        policyVersion: () => policyVersion() ?? 'none',
+        syncCapMs: config.approvals.syncCap,
+        heartbeatMs: config.approvals.heartbeat,
+        consoleUrl: config.console?.url,
+        logger,
+        metrics: options.metrics,
+        toolAnnotations: (server, tool) => annotations.get(server, tool),
+      })
+    : undefined;
   const deps: ToolCallDeps = {
     stages: buildStages({
       policy: policy ? policyStage(policy) : undefined,
       limits: options.limitStore ? limitsStage(options.limitStore, { failOpen: config.limits.failOpen, logger, metrics: options.metrics }) : undefined,
-      approval: approvals
-        ? approvalStage({
-            service: approvals,
-            policyVersion: () => policyVersion() ?? 'none',
-            syncCapMs: config.approvals.syncCap,
-            heartbeatMs: config.approvals.heartbeat,
-            consoleUrl: config.console?.url,
-            logger,
-            metrics: options.metrics,
-            toolAnnotations: (server, tool) => annotations.get(server, tool),
-          })
-        : undefined,
+      approval,
       limitStore: options.limitStore,
     }),
     approvalAvailable: approvals !== undefined,
@@ -313,6 +314,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     async close() {
       clearInterval(reaper);
       clearInterval(keeper);
+      // Held calls are answered first, so that closing their sessions below does not cancel their approvals.
+      await approval?.release();
+      // Their answers leave through the SDK in the microtasks that follow.
+      await new Promise((resolve) => setImmediate(resolve));
       await stream?.close();
       await sessions.closeAll();
       await sseSessions.closeAll();

@@ -29,9 +29,26 @@ export interface ApprovalStageOptions {
   toolAnnotations?(server: string, tool: string): ToolAnnotations | undefined;
 }
 
-export function approvalStage(options: ApprovalStageOptions): Stage {
+/** The approval stage, and what the gateway does with the calls it holds when it shuts down. */
+export interface ApprovalStage extends Stage {
+  /**
+   * Answers every held call that it awaits approval, as at the synchronous cap, and resolves once they have all
+   * been answered. Their approvals stay open: the next start marks them abandoned, still decidable, and a decision
+   * applies to the agent's retry. Without this, closing the sessions would look to each held call like its client
+   * leaving, and cancel the approval.
+   */
+  release(): Promise<void>;
+}
+
+export function approvalStage(options: ApprovalStageOptions): ApprovalStage {
   const { service } = options;
+  const shuttingDown = new AbortController();
+  const holding = new Set<Promise<StageResult>>();
   return {
+    async release() {
+      shuttingDown.abort();
+      await Promise.allSettled([...holding]);
+    },
     name: 'approval',
     async run(call, context) {
       const needed = context.approvalNeeded;
@@ -43,7 +60,11 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
         return { kind: 'continue' };
       }
       const toolAnnotations = options.toolAnnotations?.(call.server, call.tool);
-      return hold({ ...held, callId: call.callId, rule: needed.rule, spec: needed.spec, ...(toolAnnotations ? { toolAnnotations } : {}) }, context);
+      const holds = hold({ ...held, callId: call.callId, rule: needed.rule, spec: needed.spec, ...(toolAnnotations ? { toolAnnotations } : {}) }, context);
+      holding.add(holds);
+      const done = () => void holding.delete(holds);
+      holds.then(done, done);
+      return holds;
     },
   };
 
@@ -57,6 +78,13 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
       capped = true;
       stop.abort('sync cap');
     }, options.syncCapMs);
+    let restarting = false;
+    const onShutdown = () => {
+      restarting = true;
+      stop.abort('the gateway is shutting down');
+    };
+    if (shuttingDown.signal.aborted) onShutdown();
+    else shuttingDown.signal.addEventListener('abort', onShutdown, { once: true });
     const released = options.metrics?.callHeld();
     // Cleared in finally; the approval is known only once the request committed.
     let heartbeat: NodeJS.Timeout | undefined;
@@ -70,6 +98,7 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
       return await afterDecision(decided);
     } catch (error) {
       if (!approval) throw error;
+      if (restarting) return awaiting(approval, 'Airlock is shutting down, and ');
       if (capped) return awaiting(approval);
       if (signal.aborted) {
         // The client cancelled or went away: this call no longer waits. Calls joined to it keep the approval.
@@ -82,6 +111,7 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
       clearTimeout(cap);
       clearInterval(heartbeat);
       signal.removeEventListener('abort', onClientAbort);
+      shuttingDown.signal.removeEventListener('abort', onShutdown);
     }
   }
 
@@ -117,7 +147,7 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
     }
   }
 
-  function awaiting(approval: Approval): StageResult {
+  function awaiting(approval: Approval, why = ''): StageResult {
     const where = options.consoleUrl ? `${options.consoleUrl}/approvals/${approval.id}` : 'the review console or Slack';
     return {
       kind: 'respond',
@@ -127,7 +157,7 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
         rule: approval.rule,
         approvalId: approval.id,
         reason:
-          `this call awaits human approval (id ${approval.id}); approve it at ${where}. ` +
+          `${why}this call awaits human approval (id ${approval.id}); approve it at ${where}. ` +
           `Once approved, retry the identical call: it will run once. The approval expires at ${approval.expiresAt}.`,
       }),
     };
