@@ -25,6 +25,7 @@ import { rawCall, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from '.
 const POLICY = { version: '1', default: 'allow', tools: { stamp: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } };
 
 describe('PostgreSQL unreachable while the gateway runs', () => {
+  const MAX_BACKLOG = 6;
   let proxy: TcpProxy & { url: string };
   let gw: ApprovalGateway;
   let client: Client;
@@ -46,10 +47,13 @@ describe('PostgreSQL unreachable while the gateway runs', () => {
   beforeAll(async () => {
     proxy = await startTcpProxyTo(TEST_DATABASE_URL);
     gw = await startApprovalGateway('postgres', POLICY, { syncCap: '10m' }, {
+      config: { audit: { maxBacklog: MAX_BACKLOG } },
       db: async (database) => new PostgresDb({ connectionString: proxy.url, searchPath: database.location, connectTimeoutMs: 2000 }),
     });
     client = await gw.connect();
   }, 60_000);
+  // A test that fails while the path is cut must not take the next ones down with it.
+  afterEach(() => proxy.restore());
   afterAll(async () => {
     await client?.close();
     await gw?.close();
@@ -116,6 +120,36 @@ describe('PostgreSQL unreachable while the gateway runs', () => {
     await expect
       .poll(() => gw.database.db.query('SELECT status, execution_status FROM approvals WHERE id = $1', [id]))
       .toEqual([{ status: 'approved', execution_status: 'succeeded' }]);
+  }, 60_000);
+
+  it('refuses tool calls once its audit backlog is full, runs none of them, and records how many it refused', async () => {
+    const echoRuns = async () => (JSON.parse(textOf(await rawCall(client, 'test__stats'))) as { calls: Record<string, number> }).calls.echo ?? 0;
+    const ranBefore = await echoRuns();
+    await gw.audit.flush();
+    await proxy.cut();
+
+    // Each allowed call leaves two events waiting: three calls fill a backlog of six.
+    for (const text of ['one', 'two', 'three']) expect(textOf(await rawCall(client, 'test__echo', { text }))).toBe(text);
+    const refusal = (await rawCall(client, 'test__echo', { text: 'refused' }).then(
+      () => undefined,
+      (error: Error) => error,
+    )) as (Error & { data?: unknown }) | undefined;
+    expect(refusal?.message).toMatch(
+      /refuses tool calls while its audit log cannot be stored: the events waiting for the database reached the limit of 6 \(audit\.maxBacklog\), and the last write failed: PostgreSQL at 127\.0\.0\.1:\d+\/test is unavailable.*The call was not run/,
+    );
+    expect(refusal?.data).toEqual({ airlock: { code: 'STORAGE_UNAVAILABLE' } });
+    await rawCall(client, 'test__stamp').catch(() => undefined);
+    expect(gw.audit.buffered).toBe(MAX_BACKLOG + 1);
+
+    await proxy.restore();
+    await gw.audit.flush();
+    expect(textOf(await rawCall(client, 'test__echo', { text: 'after' }))).toBe('after');
+    expect(await echoRuns()).toBe(ranBefore + 4);
+    const [counted] = await gw.database.db.query<{ canonical: string }>(
+      `SELECT canonical FROM audit_events WHERE kind = 'denied' AND tool IS NULL ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(JSON.parse(counted!.canonical)).toMatchObject({ detail: { refusedCalls: 2 } });
+    expect((await verifyAuditLog(gw.database.db)).problems).toEqual([]);
   }, 60_000);
 });
 

@@ -230,6 +230,58 @@ for (const dialect of TEST_DIALECTS) {
       });
     });
 
+    describe('when the database stays away', () => {
+      it('is full at maxBacklog; calls refused meanwhile are counted in one event, stored where they began', async () => {
+        const flaky = new FlakyDb(db);
+        const clock = new ManualClock(Date.now());
+        const log = new AuditLog(flaky, { flushDelayMs: 60_000, retryMinMs: 60_000, maxBacklog: 3, clock });
+        const before = (await verifyAuditLog(db)).lastSeq ?? 0;
+        log.append({ kind: 'allowed', tool: 'backlog-0' });
+        flaky.failuresLeft = 1;
+        await expect(log.flush()).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+        expect(log.lastWriteError?.message).toBe('PostgreSQL at test is unavailable');
+        log.append({ kind: 'executed', tool: 'backlog-0', upstreamStatus: 'ok' });
+        expect(log.full).toBe(false);
+        log.append({ kind: 'allowed', tool: 'backlog-1' });
+        expect(log.full).toBe(true);
+
+        const firstRefusal = new Date(clock.now()).toISOString();
+        expect(log.noteRefusedCall()).toBe(true);
+        clock.advance(1500);
+        expect(log.noteRefusedCall()).toBe(false);
+        expect(log.noteRefusedCall()).toBe(false);
+        // A call that was already running when the log filled up is still recorded, past the limit.
+        log.append({ kind: 'executed', tool: 'backlog-1', upstreamStatus: 'ok' });
+        expect(log.buffered).toBe(5);
+
+        await log.flush();
+        expect(log.full).toBe(false);
+        expect(log.lastWriteError).toBeUndefined();
+        // Once that count is stored, a new run of refusals gets an event of its own.
+        expect(log.noteRefusedCall()).toBe(true);
+        await log.close();
+
+        const rows = await db.query<{ kind: string; tool: string | null; canonical: string }>(
+          'SELECT kind, tool, canonical FROM audit_events WHERE seq > $1 ORDER BY seq',
+          [before],
+        );
+        expect(rows.map((row) => [row.kind, row.tool])).toEqual([
+          ['allowed', 'backlog-0'],
+          ['executed', 'backlog-0'],
+          ['allowed', 'backlog-1'],
+          ['denied', null],
+          ['executed', 'backlog-1'],
+          ['denied', null],
+        ]);
+        const counted = JSON.parse(rows[3]!.canonical) as Record<string, unknown>;
+        expect(counted.reason).toMatch(/audit log could not be stored.*3 events.*audit\.maxBacklog/);
+        expect(counted.detail).toEqual({ refusedCalls: 3, lastRefusedAt: new Date(clock.now()).toISOString() });
+        expect(counted.occurredAt ?? counted.ts).toBe(firstRefusal);
+        expect(JSON.parse(rows[5]!.canonical)).toMatchObject({ detail: { refusedCalls: 1 } });
+        expect((await verifyAuditLog(db)).ok).toBe(true);
+      });
+    });
+
     describe('appendInTransaction', () => {
       it('commits the audit row with the caller’s change, and drops it when the caller rolls back', async () => {
         const log = new AuditLog(db);

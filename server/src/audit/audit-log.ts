@@ -7,6 +7,11 @@
  * until everything appended before it is stored (and rejects if the database refuses, keeping the events), and
  * `close()` flushes. A process killed with SIGKILL loses at most the last `flushDelayMs` of events.
  *
+ * The buffer is bounded: once `maxBacklog` events wait (the database has been away for a while, or cannot keep
+ * up), the log is `full` and the gateway refuses tool calls rather than run them unrecorded or let memory grow
+ * until the process dies with everything it kept. Refused calls are not buffered one by one: one `denied` event
+ * counts them (`noteRefusedCall`), at the point in the chain where the refusals began.
+ *
  * Decisions that must be atomic with their audit row use `appendInTransaction` instead, which writes at once
  * inside the caller's transaction; its row then precedes buffered events appended earlier (seq is commit order;
  * `ts` never decreases along seq, and an event recorded after a later one keeps its own time in `occurredAt`).
@@ -33,9 +38,17 @@ export interface AuditLogOptions {
   /** Backoff after failed writes: doubling from `retryMinMs` up to `retryMaxMs`. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Most events kept waiting for the database; beyond it the log is `full`. */
+  maxBacklog?: number;
   clock?: Clock;
   /** Told about every failed background write; the events are kept and retried. */
   onWriteError?: (error: AirlockError, bufferedEvents: number) => void;
+}
+
+/** An entry is redacted once, when first written (or handed out), and keeps that form across retries. */
+interface BufferedEvent {
+  event: ValidatedAuditEvent;
+  prepared?: PreparedAuditEvent;
 }
 
 export class AuditLog {
@@ -45,11 +58,12 @@ export class AuditLog {
   readonly #flushDelayMs: number;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
+  readonly #maxBacklog: number;
   readonly #clock: Clock;
   readonly #onWriteError: (error: AirlockError, bufferedEvents: number) => void;
 
-  /** Oldest first; an entry is redacted once, when first written, and keeps that form across retries. */
-  #buffer: { event: ValidatedAuditEvent; prepared?: PreparedAuditEvent }[] = [];
+  /** Oldest first. */
+  #buffer: BufferedEvent[] = [];
   /** Events ever appended / ever written: flush() waits until written reaches appended-at-call. */
   #appended = 0;
   #written = 0;
@@ -60,6 +74,9 @@ export class AuditLog {
   #closed = false;
   /** The chain's tip after this log's last append, so the next is one statement; a stale one only costs a retry. */
   #tip: ChainTip | undefined;
+  #lastWriteError: AirlockError | undefined;
+  /** The event counting the calls refused since the log became full; counting stops once it is prepared. */
+  #refusals: BufferedEvent | undefined;
 
   constructor(db: Db, options: AuditLogOptions = {}) {
     this.#db = db;
@@ -68,6 +85,7 @@ export class AuditLog {
     this.#flushDelayMs = options.flushDelayMs ?? 20;
     this.#retryMinMs = options.retryMinMs ?? 100;
     this.#retryMaxMs = options.retryMaxMs ?? 5000;
+    this.#maxBacklog = options.maxBacklog ?? 100_000;
     this.#clock = options.clock ?? systemClock;
     this.#onWriteError = options.onWriteError ?? (() => {});
   }
@@ -77,16 +95,61 @@ export class AuditLog {
     return this.#buffer.length;
   }
 
+  get maxBacklog(): number {
+    return this.#maxBacklog;
+  }
+
+  /** Whether `maxBacklog` events wait to be stored: the gateway then refuses tool calls (see `noteRefusedCall`). */
+  get full(): boolean {
+    return this.#buffer.length >= this.#maxBacklog;
+  }
+
+  /** Why the last background write failed, while the log is still retrying it. */
+  get lastWriteError(): AirlockError | undefined {
+    return this.#failures > 0 ? this.#lastWriteError : undefined;
+  }
+
+  /**
+   * Counts a tool call refused because the log is full, in one `denied` event per run of refusals, buffered
+   * beyond the limit (it is one event, however many calls it counts). True for the first refusal of a run.
+   */
+  noteRefusedCall(): boolean {
+    const now = new Date(this.#clock.now()).toISOString();
+    const open = this.#refusals;
+    if (open && open.prepared === undefined) {
+      const detail = open.event.detail as { refusedCalls: number; lastRefusedAt: string };
+      detail.refusedCalls += 1;
+      detail.lastRefusedAt = now;
+      return false;
+    }
+    const event = validateAuditEvent(
+      {
+        kind: 'denied',
+        reason: `Tool calls refused: the audit log could not be stored, and ${this.#maxBacklog} events were waiting (audit.maxBacklog)`,
+        detail: { refusedCalls: 1, lastRefusedAt: now },
+      },
+      this.#clock,
+    );
+    this.#refusals = this.#push(event);
+    return true;
+  }
+
   /**
    * Validates and buffers the event (a few microseconds); redaction and hashing happen on the write path.
    * Throws only for an invalid event or a closed log. The log keeps `event.args` until written: do not mutate it.
    */
   append(event: AuditEvent): void {
     if (this.#closed) throw new AirlockError('INTERNAL', 'The audit log is closed');
-    this.#buffer.push({ event: validateAuditEvent(event, this.#clock) });
+    this.#push(validateAuditEvent(event, this.#clock));
+  }
+
+  #push(event: ValidatedAuditEvent): BufferedEvent {
+    const entry = { event };
+    this.#buffer.push(entry);
     this.#appended += 1;
     // While retrying, the backoff timer decides when to write next; a full batch does not hammer a failing db.
     if (this.#failures === 0) this.#schedule(this.#buffer.length >= this.#maxBatch ? 0 : this.#flushDelayMs);
+    return entry;
   }
 
   /**
@@ -192,6 +255,7 @@ export class AuditLog {
         ));
       } catch (error) {
         this.#tip = undefined;
+        this.#lastWriteError = asAirlockError(error, 'STORAGE_UNAVAILABLE');
         throw error;
       }
       this.#buffer.splice(0, batch.length);

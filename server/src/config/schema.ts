@@ -109,6 +109,13 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ syncCap: 50_000, heartbeat: 15_000, keepArgValues: false }),
+    audit: z
+      .object({
+        /** Most audit events kept in memory while the database is away; once reached, tool calls are refused. */
+        maxBacklog: z.number().int().positive().default(100_000),
+      })
+      .strict()
+      .default({ maxBacklog: 100_000 }),
     /** `group:<name>` in a policy's approvers means every id listed here (`slack:U…`, `web:alice`). */
     groups: z.record(z.string().min(1), z.array(z.string().regex(/^(slack|web):.+$/, 'an approver id: "slack:U…" or "web:<user>"'))).default({}),
     slack: z.looseObject({}).optional(),

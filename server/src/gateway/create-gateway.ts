@@ -13,6 +13,7 @@ import type { ApprovalService } from '../approval/approval-service.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { approvalStage } from '../pipeline/approval-stage.js';
 import { auditObserver } from '../pipeline/audit-observer.js';
+import { auditGateStage } from '../pipeline/audit-gate-stage.js';
 import { allObservers } from '../pipeline/run-pipeline.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { metricsObserver } from '../metrics/metrics-observer.js';
@@ -113,6 +114,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     : undefined;
   const deps: ToolCallDeps = {
     stages: buildStages({
+      auditGate: options.audit ? auditGateStage(options.audit, logger) : undefined,
       policy: policy ? policyStage(policy) : undefined,
       limits: options.limitStore ? limitsStage(options.limitStore, { failOpen: config.limits.failOpen, logger, metrics: options.metrics }) : undefined,
       approval,

@@ -40,6 +40,7 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
   }
   const audit = new AuditLog(db, {
     keepArgValues: config.approvals.keepArgValues,
+    maxBacklog: config.audit.maxBacklog,
     clock,
     onWriteError: (error, buffered) => logger.error({ err: error.message, buffered }, 'audit write failed; events kept and retried'),
   });

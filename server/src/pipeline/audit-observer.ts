@@ -7,6 +7,7 @@ import type { ApprovalService } from '../approval/approval-service.js';
 import type { AuditEvent, AuditEventKind } from '../audit/audit-event.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../log/logger.js';
+import { AUDIT_GATE_STAGE } from './audit-gate-stage.js';
 import type { PipelineObserver } from './run-pipeline.js';
 import type { CallContext, StageResult, ToolCall } from './tool-call.js';
 
@@ -48,6 +49,8 @@ export function auditObserver(options: { audit: AuditLog; approvals?: ApprovalSe
       append(eventOf(call, context, 'executed', { upstreamStatus: upstreamStatusOf(result), durationMs, detail: { continuesAfter: 'input_required' } }));
     },
     onEnd(call, stage, result, context) {
+      // The log counts these itself, in one event: buffering one per call is what the gate is there to stop.
+      if (stage === AUDIT_GATE_STAGE) return;
       const durationMs = context.forwardStartedAt === undefined ? undefined : performance.now() - context.forwardStartedAt;
       const executed = (upstreamStatus: string, ok: boolean) => {
         if (context.approvalId && approvals) {

@@ -56,7 +56,12 @@ export async function startApprovalGateway(
   const dir = await mkdtemp(join(tmpdir(), 'airlock-approval-'));
   await writeFile(join(dir, 'policy.json'), JSON.stringify(policy));
   const watcher = await PolicyWatcher.open(join(dir, 'policy.json'), logger);
-  const audit = new AuditLog(db, { flushDelayMs: 1 });
+  const config = parseConfig(
+    { listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) }, approvals, console: { url: 'http://console.example' }, ...options.config },
+    'test',
+    {},
+  );
+  const audit = new AuditLog(db, { flushDelayMs: 1, maxBacklog: config.audit.maxBacklog });
   const service = new ApprovalService({
     db,
     audit,
@@ -66,11 +71,6 @@ export async function startApprovalGateway(
     ...(options.queue ? { queue: options.queue } : {}),
   });
   await service.start();
-  const config = parseConfig(
-    { listen: { port: 0 }, servers: { test: tsxCommand(TEST_UPSTREAM) }, approvals, console: { url: 'http://console.example' }, ...options.config },
-    'test',
-    {},
-  );
   const gateway = createGateway({
     config,
     logger,
