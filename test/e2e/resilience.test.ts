@@ -122,6 +122,49 @@ describe('failing upstreams', () => {
   });
 });
 
+describe('upstream messages larger than servers.<name>.maxMessageSize', () => {
+  let gw: RunningGateway;
+  let client: Client;
+  const upstreams: { close(): Promise<void> }[] = [];
+  beforeAll(async () => {
+    const sse = await startHttpUpstream(TEST_UPSTREAM, '--http');
+    const json = await startHttpUpstream(TEST_UPSTREAM, '--http', '--json');
+    upstreams.push(sse, json);
+    gw = await startGateway({
+      servers: {
+        sse: { url: sse.url, maxMessageSize: '64kb' },
+        json: { url: json.url, maxMessageSize: '64kb' },
+        stdio: { ...tsxCommand(TEST_UPSTREAM), maxMessageSize: '64kb' },
+      },
+    });
+    client = await connectClient(`${gw.url}/mcp`);
+  });
+  afterAll(async () => {
+    await client?.close();
+    await gw?.close();
+    await Promise.all(upstreams.map((upstream) => upstream.close()));
+  });
+
+  it.each(['sse', 'json'])('answers the call with an error naming the limit when a %s answer is larger, and relays smaller ones', async (server) => {
+    expect(textOf(await rawCall(client, `${server}__big`, { bytes: 60_000 })).length).toBeGreaterThan(30_000);
+    await expect(rawCall(client, `${server}__big`, { bytes: 70_000 })).rejects.toMatchObject({
+      code: -32603,
+      message: expect.stringContaining(`Upstream "${server}" sent a message larger than servers.${server}.maxMessageSize (64kb) while answering tools/call; Airlock dropped it`),
+    });
+    expect(textOf(await rawCall(client, `${server}__echo`, { text: 'still here' }))).toBe('still here');
+  });
+
+  it('restarts a stdio upstream that wrote a longer line, with an error naming the limit', async () => {
+    await expect(rawCall(client, 'stdio__big', { bytes: 70_000 })).rejects.toMatchObject({
+      code: -32603,
+      message: expect.stringContaining(
+        'Upstream "stdio" closed its connection during tools/call (it wrote a message larger than servers.stdio.maxMessageSize (64kb)); it will be restarted',
+      ),
+    });
+    expect(textOf(await rawCall(client, 'stdio__echo', { text: 'restarted' }))).toBe('restarted');
+  });
+});
+
 describe('upstream HTTP sessions', () => {
   it('rebuilds an upstream session the upstream forgot', async () => {
     const upstream = await startHttpUpstream();

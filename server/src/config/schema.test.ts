@@ -47,3 +47,16 @@ describe('listen.internalUrl', () => {
     expect(parseConfig(raw, 'c.json', {}).listen.internalUrl).toBe('http://file:8787');
   });
 });
+
+describe('sizes', () => {
+  it('defaults servers.<name>.maxMessageSize to 10mb, and names the path of anything that is not a size', () => {
+    expect(parseConfig({ servers: { a: { command: 'x' } } }, 'c.json', {}).servers.a!.maxMessageSize).toBe('10mb');
+    expect(() =>
+      parseConfig({ servers: { a: { command: 'x', maxMessageSize: 'ten megs' } }, sessions: { maxRequestBody: '0' } }, 'c.json', {}),
+    ).toThrow(
+      expect.objectContaining({
+        details: ['servers.a.maxMessageSize: "ten megs" is not a size (use e.g. "512kb", "4mb")', 'sessions.maxRequestBody: "0" is not a size (use e.g. "512kb", "4mb")'],
+      }),
+    );
+  });
+});

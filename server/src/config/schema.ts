@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { parseByteSize } from '../util/byte-size.js';
 import { parseDuration } from '../util/duration.js';
 
 /**
@@ -17,6 +18,18 @@ const duration = z
     }
     return ms;
   });
+
+/** A size as written ("4mb", "512kb", "100"), kept as written for messages; parseByteSize reads it. */
+const byteSize = z.string().refine(
+  (value) => {
+    try {
+      return parseByteSize(value) > 0;
+    } catch {
+      return false;
+    }
+  },
+  { error: (issue) => `"${String(issue.input)}" is not a size (use e.g. "512kb", "4mb")` },
+);
 
 const serverName = z
   .string()
@@ -41,6 +54,8 @@ export const UpstreamConfigSchema = z
      * and moves to 2026-07-28 only when the server refuses 2025; 2026 requests negotiate.
      */
     protocol: z.enum(UPSTREAM_PROTOCOLS).default('auto'),
+    /** The largest message taken from this server (one JSON answer, one SSE event, one stdio line). */
+    maxMessageSize: byteSize.default('10mb'),
   })
   .strict()
   .superRefine((server, ctx) => {
@@ -73,7 +88,7 @@ export const ConfigSchema = z
     servers: z.record(serverName, UpstreamConfigSchema),
     policy: z.string().optional(),
     sessions: z
-      .object({ idleTimeout: duration.default(30 * 60_000), maxRequestBody: z.string().default('4mb') })
+      .object({ idleTimeout: duration.default(30 * 60_000), maxRequestBody: byteSize.default('4mb') })
       .strict()
       .default({ idleTimeout: 30 * 60_000, maxRequestBody: '4mb' }),
     upstreams: z

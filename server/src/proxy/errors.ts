@@ -7,15 +7,15 @@ import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode, SdkHttpError 
  * JSON-RPC error is relayed unchanged (code, message, data); a gateway-side failure becomes an internal error
  * whose message names the upstream and what happened, never an InvalidParams that would blame the caller.
  */
-export function toDownstreamError(error: unknown, upstream: string, method: string, timeoutMs: number): ProtocolError {
+export function toDownstreamError(error: unknown, upstream: string, method: string, timeoutMs: number, closedBecause?: string): ProtocolError {
   if (error instanceof ProtocolError) return error;
-  const airlock = classify(error, upstream, method, timeoutMs);
+  const airlock = classify(error, upstream, method, timeoutMs, closedBecause);
   return new ProtocolError(ProtocolErrorCode.InternalError, airlock.message, {
     airlock: { code: airlock.code, upstream },
   });
 }
 
-function classify(error: unknown, upstream: string, method: string, timeoutMs: number): AirlockError {
+function classify(error: unknown, upstream: string, method: string, timeoutMs: number, closedBecause: string | undefined): AirlockError {
   if (error instanceof AirlockError) return error;
   if (error instanceof SdkError) {
     switch (error.code) {
@@ -23,7 +23,10 @@ function classify(error: unknown, upstream: string, method: string, timeoutMs: n
         return new AirlockError('UPSTREAM_TIMEOUT', `Upstream "${upstream}" did not answer ${method} within ${formatDuration(timeoutMs)}`);
       case SdkErrorCode.ConnectionClosed:
       case SdkErrorCode.NotConnected:
-        return new AirlockError('UPSTREAM_CRASHED', `Upstream "${upstream}" closed its connection during ${method}; it will be restarted`);
+        return new AirlockError(
+          'UPSTREAM_CRASHED',
+          `Upstream "${upstream}" closed its connection during ${method}${closedBecause ? ` (${closedBecause})` : ''}; it will be restarted`,
+        );
       default:
         break;
     }

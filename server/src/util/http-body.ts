@@ -33,16 +33,35 @@ export function decodedBody(res: IncomingMessage): Readable {
   return decoder ? pipeline(res, decoder, () => undefined) : res;
 }
 
+/** A body that went past the size its reader allows; the reader has destroyed it. */
+export class BodyTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the body is larger than ${maxBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
 /**
  * A whole body as UTF-8 text, without the byte order mark a UTF-8 decoder drops. Rejects when the body fails or
- * closes before its end. Plain listeners rather than `for await`: it runs twice per proxied call, and an async
- * iterator with its end-of-stream watcher was a visible share of the gateway's garbage.
+ * closes before its end, and with BodyTooLargeError (the body destroyed) once it passes `maxBytes`. Plain
+ * listeners rather than `for await`: it runs twice per proxied call, and an async iterator with its end-of-stream
+ * watcher was a visible share of the gateway's garbage.
  */
-export function readText(body: Readable): Promise<string> {
+export function readText(body: Readable, maxBytes = Infinity): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    let size = 0;
     let ended = false;
-    body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        chunks.length = 0;
+        reject(new BodyTooLargeError(maxBytes));
+        body.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
     body.once('end', () => {
       ended = true;
       const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');

@@ -39,8 +39,9 @@ export async function startGateway(rawConfig: Record<string, unknown>, options: 
 export async function startHttpUpstream(
   script = TEST_UPSTREAM,
   transport: '--http' | '--sse' = '--http',
+  ...flags: string[]
 ): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
-  const { child, match } = await startProcess(tsxCommand(script, transport, '0').args, /listening (\S+)/, 'stdout');
+  const { child, match } = await startProcess(tsxCommand(script, transport, '0', ...flags).args, /listening (\S+)/, 'stdout');
   return {
     url: match[1]!,
     child,

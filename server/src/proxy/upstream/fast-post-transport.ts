@@ -5,6 +5,7 @@ import { finished, type Readable } from 'node:stream';
 import {
   type JSONRPCMessage,
   PROTOCOL_VERSION_META_KEY,
+  ProtocolErrorCode,
   SdkError,
   SdkErrorCode,
   SdkHttpError,
@@ -12,12 +13,20 @@ import {
   type Transport,
   type TransportSendOptions,
 } from '../sdk.js';
-import { decodedBody, discard, mediaType, readText } from '../../util/http-body.js';
+import { BodyTooLargeError, decodedBody, discard, mediaType, readText } from '../../util/http-body.js';
 import { toJsonRpcMessage } from './json-rpc-message.js';
 import { SseParser } from './sse-parser.js';
 
 /** Header names the SDK transport derives itself and never takes from `options.headers` (its RESERVED_REQUEST_HEADER_NAMES). */
 const RESERVED = new Set(['authorization', 'dpop', 'content-type', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'mcp-session-id']);
+/** The largest answer taken from the upstream, and what to call the upstream and the limit when one is larger. */
+export interface MessageLimit {
+  maxBytes: number;
+  /** Names the upstream and the setting, e.g. `Upstream "files"` and `servers.files.maxMessageSize (10mb)`. */
+  upstream: string;
+  setting: string;
+}
+
 /** How long an idle socket is kept (undici's default); the Agent shortens it to a server's Keep-Alive hint less a second. */
 const IDLE_SOCKET_MS = 4_000;
 
@@ -40,6 +49,7 @@ export class FastPostTransport implements Transport {
   private readonly agent: HttpAgent;
   private readonly request: typeof httpRequest;
   private readonly closing = new AbortController();
+  private readonly limit: MessageLimit | undefined;
   private protocolVersion: string | undefined;
 
   readonly hasPerRequestStream = true;
@@ -47,8 +57,14 @@ export class FastPostTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: Transport['onmessage'];
 
-  constructor(url: URL, headers: Record<string, string> = {}) {
+  /**
+   * With a `limit`, a JSON answer or an SSE event larger than it is dropped and its request answered with a
+   * JSON-RPC error saying so: an upstream cannot make the gateway buffer without bound. (Only this hot path is
+   * bounded: the handshake, the GET stream and resumption stay with the SDK, which reads them whole.)
+   */
+  constructor(url: URL, headers: Record<string, string> = {}, limit?: MessageLimit) {
     this.url = url;
+    this.limit = limit;
     this.inner = new StreamableHTTPClientTransport(url, { requestInit: { headers } });
     // Normalised as the SDK's Headers object does: lower-cased names, trimmed values, repeated names joined.
     this.headers = {};
@@ -160,7 +176,15 @@ export class FastPostTransport implements Transport {
         this.readEvents(decodedBody(res), message, options);
         return;
       case 'application/json': {
-        const data: unknown = JSON.parse(await readText(decodedBody(res)));
+        let text: string;
+        try {
+          text = await readText(decodedBody(res), this.limit?.maxBytes);
+        } catch (error) {
+          if (!(error instanceof BodyTooLargeError)) throw error;
+          this.onmessage?.(this.tooLarge(message));
+          return;
+        }
+        const data: unknown = JSON.parse(text);
         const messages = Array.isArray(data) ? data.map(toJsonRpcMessage) : [toJsonRpcMessage(data)];
         for (const received of messages) this.onmessage?.(received);
         return;
@@ -181,7 +205,17 @@ export class FastPostTransport implements Transport {
   private readEvents(body: Readable, message: JSONRPCMessage, options: TransportSendOptions | undefined): void {
     let lastEventId: string | undefined;
     let answered = false;
+    // An event is checked while it arrives, in characters (the parser's unit; never more than its bytes), and in
+    // UTF-8 bytes once whole, which only an event of more than a third of the limit in characters costs a count.
+    const maxBytes = this.limit?.maxBytes ?? Infinity;
+    const drop = () => {
+      answered = true;
+      body.destroy();
+      this.onmessage?.(this.tooLarge(message));
+    };
     const parser = new SseParser((event) => {
+      if (answered) return;
+      if (event.data.length * 3 > maxBytes && Buffer.byteLength(event.data) > maxBytes) return drop();
       if (event.id) {
         lastEventId = event.id;
         options?.onresumptiontoken?.(event.id);
@@ -195,7 +229,10 @@ export class FastPostTransport implements Transport {
         this.onerror?.(error as Error);
       }
     });
-    body.on('data', (chunk: Buffer) => parser.push(chunk));
+    body.on('data', (chunk: Buffer) => {
+      parser.push(chunk);
+      if (!answered && parser.pending > maxBytes) drop();
+    });
     finished(body, (error) => {
       if (this.abortReason(options?.requestSignal) !== undefined) return;
       if (error) this.onerror?.(new Error(`SSE stream disconnected: ${error}`));
@@ -208,6 +245,20 @@ export class FastPostTransport implements Transport {
       const resumption = { resumptionToken: lastEventId, onresumptiontoken: options?.onresumptiontoken, requestSignal: options?.requestSignal };
       this.inner.send(message, resumption).catch(() => undefined);
     });
+  }
+
+  /** The answer to the request `message` when the upstream's was larger than the limit. */
+  private tooLarge(message: JSONRPCMessage): JSONRPCMessage {
+    const limit = this.limit as MessageLimit;
+    const { id, method } = message as { id: string | number; method: string };
+    return {
+      jsonrpc: '2.0',
+      id,
+      error: {
+        code: ProtocolErrorCode.InternalError,
+        message: `${limit.upstream} sent a message larger than ${limit.setting} while answering ${method}; Airlock dropped it`,
+      },
+    };
   }
 
   /** Why a request was stopped on purpose (the transport closed, or its caller aborted it), if it was. */

@@ -69,28 +69,30 @@ async function stream(res: ServerResponse, pieces: (string | Buffer)[], end = tr
   if (end) res.end();
 }
 
+/** A transport with a session on `url`, and what it reported so far. */
+async function openWith(create: (url: URL, headers?: Record<string, string>) => Transport, url: URL, headers?: Record<string, string>) {
+  const transport = create(url, headers);
+  const seen = { messages: [] as JSONRPCMessage[], errors: [] as Error[], ends: 0, closed: false };
+  transport.onmessage = (message) => void seen.messages.push(message);
+  transport.onerror = (error) => void seen.errors.push(error);
+  transport.onclose = () => void (seen.closed = true);
+  await transport.start();
+  await transport.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  transport.setProtocolVersion?.('2025-11-25');
+  seen.messages.length = 0;
+  let ended: () => void = () => undefined;
+  const streamEnded = new Promise<void>((resolve) => (ended = resolve));
+  const options = {
+    onRequestStreamEnd: () => {
+      seen.ends += 1;
+      ended();
+    },
+  };
+  return { transport, seen, options, streamEnded };
+}
+
 describe.each(TRANSPORTS)('$kind', ({ create }) => {
-  /** A transport with a session on `url`, and what it reported so far. */
-  async function open(url: URL, headers?: Record<string, string>) {
-    const transport = create(url, headers);
-    const seen = { messages: [] as JSONRPCMessage[], errors: [] as Error[], ends: 0, closed: false };
-    transport.onmessage = (message) => void seen.messages.push(message);
-    transport.onerror = (error) => void seen.errors.push(error);
-    transport.onclose = () => void (seen.closed = true);
-    await transport.start();
-    await transport.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
-    transport.setProtocolVersion?.('2025-11-25');
-    seen.messages.length = 0;
-    let ended: () => void = () => undefined;
-    const streamEnded = new Promise<void>((resolve) => (ended = resolve));
-    const options = {
-      onRequestStreamEnd: () => {
-        seen.ends += 1;
-        ended();
-      },
-    };
-    return { transport, seen, options, streamEnded };
-  }
+  const open = (url: URL, headers?: Record<string, string>) => openWith(create, url, headers);
 
   it('delivers message events in order, across pieces split inside lines and characters, and skips the rest', async () => {
     const progress = Buffer.from(`id: \ndata: ${JSON.stringify(PROGRESS)}\n\n`);
@@ -247,5 +249,50 @@ describe.each(TRANSPORTS)('$kind', ({ create }) => {
     await transport.send(CALL, options);
     await streamEnded;
     expect(seen).toEqual({ messages: [PROGRESS, RESULT], errors: [], ends: 1, closed: false });
+  });
+});
+
+describe('FastPostTransport with a message size limit', () => {
+  const LIMIT = { maxBytes: 1024, upstream: 'Upstream "raw"', setting: 'servers.raw.maxMessageSize (1kb)' };
+  const open = (url: URL) => openWith((target, headers) => new FastPostTransport(target, headers, LIMIT), url);
+  const TOO_LARGE = {
+    jsonrpc: '2.0',
+    id: 1,
+    error: { code: -32603, message: 'Upstream "raw" sent a message larger than servers.raw.maxMessageSize (1kb) while answering tools/call; Airlock dropped it' },
+  };
+  const textResult = (text: string) => ({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }] } });
+
+  it('answers the request with an error, instead of a JSON answer over the limit', async () => {
+    const { url } = await rawUpstream(({ res }) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(textResult('x'.repeat(2000)))));
+    const { transport, seen } = await open(url);
+    await transport.send(CALL);
+    expect(seen.messages).toEqual([TOO_LARGE]);
+  });
+
+  it('measures UTF-8 bytes: an event of fewer characters than the limit but more bytes is dropped', async () => {
+    const { url } = await rawUpstream(({ res }) => stream(res, [`data: ${JSON.stringify(textResult('\u00e9'.repeat(600)))}\n\n`]));
+    const { transport, seen, options, streamEnded } = await open(url);
+    await transport.send(CALL, options);
+    await streamEnded;
+    expect(seen.messages).toEqual([TOO_LARGE]);
+  });
+
+  it('stops reading an event that grows past the limit before it ends, and closes its stream', async () => {
+    const { url, posts } = await rawUpstream(({ res }) => stream(res, [`data: ${JSON.stringify(PROGRESS)}\n\n`, 'data: {"jsonrpc":"2.0","id":1,"result":{"x":"', 'y'.repeat(800), 'y'.repeat(800)], false));
+    const { transport, seen, options, streamEnded } = await open(url);
+    await transport.send(CALL, options);
+    await streamEnded;
+    await posts[0]!.closed;
+    expect(seen.messages).toEqual([PROGRESS, TOO_LARGE]);
+  });
+
+  it('limits each event, not the stream: many small events pass', async () => {
+    const events = Array.from({ length: 40 }, () => `data: ${JSON.stringify(PROGRESS)}\n\n`);
+    const { url } = await rawUpstream(({ res }) => stream(res, [events.join(''), `data: ${JSON.stringify(RESULT)}\n\n`]));
+    const { transport, seen, options, streamEnded } = await open(url);
+    await transport.send(CALL, options);
+    await streamEnded;
+    expect(seen.messages).toHaveLength(41);
+    expect(seen.messages.at(-1)).toEqual(RESULT);
   });
 });

@@ -35,6 +35,13 @@ export class SseParser {
     this.#onEvent = onEvent;
   }
 
+  /** Characters held for the event being read (its data so far and an unfinished line), to bound its size. */
+  get pending(): number {
+    let held = this.#data?.length ?? 0;
+    for (const piece of this.#partial) held += piece.length;
+    return held;
+  }
+
   push(chunk: Buffer): void {
     let text = this.#decoder.write(chunk);
     if (text === '') return;

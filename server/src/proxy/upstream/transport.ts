@@ -3,6 +3,7 @@ import type { UpstreamConfig } from '../../config/schema.js';
 import { getDefaultEnvironment, SSEClientTransport, StdioClientTransport, type Transport } from '../sdk.js';
 import { FastPostTransport } from './fast-post-transport.js';
 import { deliverInOrder } from './ordered-transport.js';
+import { parseByteSize } from '../../util/byte-size.js';
 
 /** Builds the client transport for one upstream from its config: a stdio child, Streamable HTTP or legacy SSE. */
 export function createUpstreamTransport(name: string, config: UpstreamConfig, logger: Logger): Transport {
@@ -10,6 +11,7 @@ export function createUpstreamTransport(name: string, config: UpstreamConfig, lo
 }
 
 function createRawTransport(name: string, config: UpstreamConfig, logger: Logger): Transport {
+  const maxBytes = parseByteSize(config.maxMessageSize);
   if (config.command !== undefined) {
     const transport = new StdioClientTransport({
       command: config.command,
@@ -18,6 +20,8 @@ function createRawTransport(name: string, config: UpstreamConfig, logger: Logger
       env: { ...getDefaultEnvironment(), ...config.env },
       cwd: config.cwd,
       stderr: 'pipe',
+      // A longer line closes the transport (the SDK's ReadBuffer), so the child is restarted.
+      maxBufferSize: maxBytes,
     });
     // Upstream stderr goes to our log, never to our stdout (which may be the stdio downstream).
     transport.stderr?.on('data', (chunk: Buffer) => {
@@ -28,5 +32,9 @@ function createRawTransport(name: string, config: UpstreamConfig, logger: Logger
     return transport;
   }
   const url = new URL(config.url as string);
-  return config.transport === 'sse' ? new SSEClientTransport(url, { requestInit: { headers: config.headers } }) : new FastPostTransport(url, config.headers);
+  return config.transport === 'sse' ? new SSEClientTransport(url, { requestInit: { headers: config.headers } }) : new FastPostTransport(url, config.headers, {
+        maxBytes,
+        upstream: `Upstream "${name}"`,
+        setting: `servers.${name}.maxMessageSize (${config.maxMessageSize})`,
+      });
 }

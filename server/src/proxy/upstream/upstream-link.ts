@@ -97,6 +97,8 @@ export class UpstreamLink {
   #failures = 0;
   #retryAt = 0;
   #lastError = '';
+  /** Why the transport closed itself, when it said (a stdio line over the size limit), for the calls it failed. */
+  #closedBecause: string | undefined;
   #closed = false;
   /** Downstream requests currently forwarded to this upstream, most recent last (see relayRequest). */
   readonly #inflight: ServerContext[] = [];
@@ -182,6 +184,7 @@ export class UpstreamLink {
       throw new AirlockError('UPSTREAM_UNAVAILABLE', `Upstream "${name}" could not be reached: ${this.#lastError}`, { cause: error });
     }
     this.#failures = 0;
+    this.#closedBecause = undefined;
     this.#serverCapabilities = client.getServerCapabilities();
     this.#instructions = client.getInstructions();
     client.onclose = () => {
@@ -232,6 +235,11 @@ export class UpstreamLink {
     const { name, config, logger } = this.#options;
     const client = new Client(this.#options.clientInfo, { capabilities: this.#declaredCapabilities(), versionNegotiation: negotiation });
     client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, ctx.mcpReq.signal);
+    // The SDK's stdio transport closes itself on a line longer than its buffer; the calls it fails should say so.
+    client.onerror = (error) => {
+      if (!error.message.startsWith('ReadBuffer exceeded')) return;
+      this.#closedBecause = `it wrote a message larger than servers.${name}.maxMessageSize (${config.maxMessageSize})`;
+    };
     client.fallbackNotificationHandler = (notification) => this.#relayNotification(notification);
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -297,7 +305,7 @@ export class UpstreamLink {
         retry: (round: InputRound) => this.#attempt(method, { ...params, ...round }, ctx, timeoutMs),
       });
     } catch (error) {
-      throw toDownstreamError(error, this.name, method, timeoutMs);
+      throw toDownstreamError(error, this.name, method, timeoutMs, this.#closedBecause);
     } finally {
       if (ctx) this.#inflight.splice(this.#inflight.lastIndexOf(ctx), 1);
     }
