@@ -2,6 +2,10 @@
  * The stdio downstream (`airlock run -- <command>`), as Claude Desktop and Cursor launch servers, and
  * `@modelcontextprotocol/server-everything` as a real third-party upstream over stdio.
  */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -14,8 +18,9 @@ import { connectClient, rawCall, ROOT, startGateway, TEST_UPSTREAM, textOf, tsxC
 
 const EVERYTHING = { command: process.execPath, args: [`${ROOT}node_modules/@modelcontextprotocol/server-everything/dist/index.js`, 'stdio'] };
 
-function airlockRun(upstream: { command: string; args: string[] }): { command: string; args: string[] } {
-  return { command: process.execPath, args: [`${ROOT}bin/airlock.js`, 'run', '--', upstream.command, ...upstream.args] };
+function airlockRun(upstream: { command: string; args: string[] }, policy?: string): { command: string; args: string[] } {
+  const own = policy === undefined ? [] : ['--policy', policy];
+  return { command: process.execPath, args: [`${ROOT}bin/airlock.js`, 'run', ...own, '--', upstream.command, ...upstream.args] };
 }
 
 describe('airlock run (stdio downstream)', () => {
@@ -46,6 +51,24 @@ describe('airlock run (stdio downstream)', () => {
     expect(textOf(await rawCall(client, 'progress', { steps: 3 }, { onprogress: (p) => void seen.push(p) }))).toBe('done 3 steps');
     expect(seen).toHaveLength(3);
     expect(textOf(await rawCall(client, 'elicit', { message: 'sure?' }))).toContain('"answer":"ok"');
+  });
+
+  it('refuses a call its policy says needs approval, saying where holding calls works', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-run-'));
+    const policy = join(dir, 'policy.json');
+    await writeFile(policy, JSON.stringify({ version: '1', default: 'allow', tools: { stamp: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } }));
+    const guarded = new Client({ name: 'desktop-like', version: '1.0.0' });
+    await guarded.connect(new StdioClientTransport({ ...airlockRun(tsxCommand(TEST_UPSTREAM), policy), cwd: ROOT, stderr: 'pipe' }));
+    try {
+      expect(textOf(await rawCall(guarded, 'echo', { text: 'allowed' }))).toBe('allowed');
+      expect(await rawCall(guarded, 'stamp')).toMatchObject({
+        isError: true,
+        content: [{ text: expect.stringMatching(/^Policy violation:.*airlock run cannot hold a call for approval.*airlock serve.*airlock connect/s) }],
+      });
+      expect(JSON.parse(textOf(await rawCall(guarded, 'stats'))).calls.stamp).toBeUndefined();
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('serves an SDK 1.x client too', async () => {

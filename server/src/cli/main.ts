@@ -5,6 +5,7 @@
 import { AirlockError } from '../errors/airlock-error.js';
 import type { CliIo } from './command.js';
 import { runAuditCommand } from './audit-command.js';
+import { runConnect } from './connect-command.js';
 import { runMigrateCommand } from './migrate-command.js';
 import { runPolicyCommand } from './policy-command.js';
 import { runStdioWrapper } from './run-command.js';
@@ -14,6 +15,7 @@ import { runUserCommand } from './user-command.js';
 const USAGE = `usage:
   airlock serve [--config airlock.config.json]
   airlock run [--policy policy.json] -- <upstream command…>
+  airlock connect <gateway MCP url>   (the grant's key in AIRLOCK_KEY)
   airlock policy validate <file>
   airlock policy check <file> --tool NAME --args JSON [--grant G]
   airlock audit verify | airlock audit export --format jsonl [--since T]
@@ -33,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return runServe(rest, io);
     case 'run':
       return runStdioWrapper(rest, io);
+    case 'connect':
+      return runConnect(rest, io);
     case 'policy':
       return runPolicyCommand(rest, io);
     case 'audit':

@@ -40,7 +40,8 @@ export function policyStage(source: PolicySource): Stage {
             result: violationResult({
               decision: 'deny',
               rule: decision.rule,
-              reason: `${decision.reason} This gateway has no approval service configured, so the call was not run.`,
+              // Only `airlock run` builds a gateway without one: it says where holding a call works.
+              reason: `${decision.reason} airlock run cannot hold a call for approval, so it was not run: serve the server with airlock serve and launch airlock connect instead.`,
             }),
           };
       }
