@@ -239,12 +239,12 @@ describe('airlock serve without Redis', () => {
       };
       expect(await readiness()).toEqual({
         status: 503,
-        checks: { database: 'ok', redis: `Redis at 127.0.0.1:${proxy.port} is unreachable: connect ECONNREFUSED 127.0.0.1:${proxy.port}` },
+        checks: { database: 'ok', audit: 'ok', redis: `Redis at 127.0.0.1:${proxy.port} is unreachable: connect ECONNREFUSED 127.0.0.1:${proxy.port}` },
       });
       expect(await call(url, 'without Redis')).toBe('without Redis');
 
       await proxy.restore();
-      await expect.poll(readiness, { timeout: 10_000 }).toEqual({ status: 200, checks: { database: 'ok', redis: 'ok' } });
+      await expect.poll(readiness, { timeout: 10_000 }).toEqual({ status: 200, checks: { database: 'ok', audit: 'ok', redis: 'ok' } });
     } finally {
       child.kill('SIGTERM');
       await once(child, 'exit');

@@ -47,7 +47,8 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
       metrics.approvalDecided(approval.status, (Date.parse(approval.decidedAt) - Date.parse(approval.requestedAt)) / 1000);
     }
   });
-  const readiness = createReadiness(storage.db, process.env.REDIS_URL || undefined);
+  const readiness = createReadiness(storage.db, process.env.REDIS_URL || undefined, storage.audit);
+  metrics.observeAuditBacklog(() => storage.audit.buffered);
   const slack: SlackApp | undefined = slackSettings
     ? createSlackApp({
         desk: storage.approvals,

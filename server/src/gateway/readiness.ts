@@ -1,9 +1,11 @@
 /**
- * Dependency checks for /readyz: the database answers a trivial query, Redis answers PING. Each check fails fast
- * (no retries, no offline queue) so a load balancer learns within a second that this instance cannot serve.
+ * Dependency checks for /readyz: the database answers a trivial query, Redis answers PING, and the audit log is
+ * not refusing calls for its backlog. Each check fails fast (no retries, no offline queue) so a load balancer
+ * learns within a second that this instance cannot serve.
  */
 import { Redis } from 'ioredis';
 
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Db } from '../db/db.js';
 
 export interface Readiness {
@@ -11,7 +13,7 @@ export interface Readiness {
   close(): Promise<void>;
 }
 
-export function createReadiness(db: Db, redisUrl: string | undefined): Readiness {
+export function createReadiness(db: Db, redisUrl: string | undefined, audit?: Pick<AuditLog, 'full' | 'maxBacklog'>): Readiness {
   const redis = redisUrl
     ? new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000, commandTimeout: 1000 })
     : undefined;
@@ -22,6 +24,14 @@ export function createReadiness(db: Db, redisUrl: string | undefined): Readiness
   return {
     checks: {
       database: () => db.query('SELECT 1'),
+      ...(audit
+        ? {
+            audit: async () => {
+              if (audit.full) throw new Error(`tool calls are refused: ${audit.maxBacklog} audit events wait to be written (audit.maxBacklog)`);
+              return 'ok';
+            },
+          }
+        : {}),
       ...(redis
         ? {
             redis: async () => {

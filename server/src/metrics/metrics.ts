@@ -17,6 +17,8 @@ export interface Metrics {
   jobFailed(kind: string): void;
   /** Reads the job queue's depth when scraped (call once). */
   observeQueueDepth(read: () => Promise<number> | number): void;
+  /** Reads how many audit events wait to be written when scraped (call once): alert well before audit.maxBacklog. */
+  observeAuditBacklog(read: () => number): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -44,6 +46,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
         this.set(await read());
       },
     });
+  const auditBacklog = (read: () => number) =>
+    new Gauge({
+      name: 'airlock_audit_backlog',
+      help: 'Audit events waiting to be written; at audit.maxBacklog tool calls are refused',
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
   return {
     registry,
     callHeld() {
@@ -63,6 +74,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     jobFailed: (kind) => jobFailures.inc({ kind }),
     observeQueueDepth: (read) => {
       queueDepth(read);
+    },
+    observeAuditBacklog: (read) => {
+      auditBacklog(read);
     },
   };
 }
