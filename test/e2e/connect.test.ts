@@ -20,6 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
 import { openPgliteDb } from '../../server/src/db/pglite-db.js';
+import { deliverInOrder } from '../../server/src/proxy/upstream/ordered-transport.js';
 import { rawCall, ROOT, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const ADMIN_TOKEN = 'connect-test-admin-token';
@@ -118,6 +119,17 @@ describe('airlock connect (stdio to a running gateway)', () => {
     clients.push(v1);
     const result = await v1.request({ method: 'tools/call', params: { name: 'test__echo', arguments: { text: 'v1' } } }, CallToolResultSchema);
     expect(result.content[0]).toMatchObject({ text: 'v1' });
+  });
+
+  it('serves an agent speaking 2026-07-28 over stdio, progress included', async () => {
+    const modern = new Client({ name: 'modern', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    // The SDK client drops a progress notification that shares a pipe read with its result (see stdio.test.ts).
+    await modern.connect(deliverInOrder(new StdioClientTransport(airlockConnect(KEY))));
+    clients.push(modern);
+    expect(modern.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    const seen: unknown[] = [];
+    expect(textOf(await rawCall(modern, 'test__progress', { steps: 2 }, { onprogress: (p) => void seen.push(p) }))).toBe('done 2 steps');
+    expect(seen).toHaveLength(2);
   });
 
   it('fails the agent’s connect with an error naming HTTP 401 and AIRLOCK_KEY when the key is wrong', async () => {
