@@ -63,7 +63,7 @@ describe('airlock run (stdio downstream)', () => {
       expect(textOf(await rawCall(guarded, 'echo', { text: 'allowed' }))).toBe('allowed');
       expect(await rawCall(guarded, 'stamp')).toMatchObject({
         isError: true,
-        content: [{ text: expect.stringMatching(/^Policy violation:.*airlock run cannot hold a call for approval.*airlock serve.*airlock connect/s) }],
+        content: [{ text: expect.stringMatching(/^Policy violation:.*holds no calls for approval.*airlock run cannot: serve the server with airlock serve and launch airlock connect/s) }],
       });
       expect(JSON.parse(textOf(await rawCall(guarded, 'stats'))).calls.stamp).toBeUndefined();
     } finally {

@@ -40,8 +40,8 @@ export function policyStage(source: PolicySource): Stage {
             result: violationResult({
               decision: 'deny',
               rule: decision.rule,
-              // Only `airlock run` builds a gateway without one: it says where holding a call works.
-              reason: `${decision.reason} airlock run cannot hold a call for approval, so it was not run: serve the server with airlock serve and launch airlock connect instead.`,
+              // In service only `airlock run` builds a gateway without one, so the refusal says where holding works.
+              reason: `${decision.reason} This gateway holds no calls for approval, so the call was not run (airlock run cannot: serve the server with airlock serve and launch airlock connect instead).`,
             }),
           };
       }
