@@ -207,14 +207,16 @@ export class FastPostTransport implements Transport {
     let answered = false;
     // An event is checked while it arrives, in characters (the parser's unit; never more than its bytes), and in
     // UTF-8 bytes once whole, which only an event of more than a third of the limit in characters costs a count.
+    // Dropping destroys the body: the rest of the chunk being parsed is ignored, and the request is answered with
+    // an error unless the upstream had answered it already.
     const maxBytes = this.limit?.maxBytes ?? Infinity;
     const drop = () => {
-      answered = true;
       body.destroy();
-      this.onmessage?.(this.tooLarge(message));
+      if (!answered) this.onmessage?.(this.tooLarge(message));
+      answered = true;
     };
     const parser = new SseParser((event) => {
-      if (answered) return;
+      if (body.destroyed) return;
       if (event.data.length * 3 > maxBytes && Buffer.byteLength(event.data) > maxBytes) return drop();
       if (event.id) {
         lastEventId = event.id;
@@ -231,7 +233,7 @@ export class FastPostTransport implements Transport {
     });
     body.on('data', (chunk: Buffer) => {
       parser.push(chunk);
-      if (!answered && parser.pending > maxBytes) drop();
+      if (!body.destroyed && parser.pending > maxBytes) drop();
     });
     finished(body, (error) => {
       if (this.abortReason(options?.requestSignal) !== undefined) return;
