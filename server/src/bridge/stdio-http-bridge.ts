@@ -75,7 +75,7 @@ export class StdioHttpBridge {
       const replay = this.#replayedInitialize;
       if (replay && message.id === replay.id) return replay.answered(message);
       this.#outstanding.delete(message.id);
-      if (message.id === this.#initialize?.id) this.#learnVersion(this.#gateway, message);
+      if (message.id === this.#initialize?.id) this.#learnVersion(message);
     }
     this.#agent.send(message).catch((error: Error) => this.#options.logger.warn({ err: error.message }, 'could not write to the agent'));
   }
@@ -125,7 +125,7 @@ export class StdioHttpBridge {
       const answered = await answer;
       this.#replayedInitialize = undefined;
       if ('error' in answered) throw new Error(`the gateway refused the new session: ${answered.error.message}`);
-      this.#learnVersion(this.#gateway, answered);
+      this.#learnVersion(answered);
       if (this.#initialized) await this.#gateway.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     })().finally(() => {
       this.#reopening = undefined;
@@ -134,9 +134,9 @@ export class StdioHttpBridge {
   }
 
   /** The transport sends the negotiated version on every later request, as the SDK's Client tells it to. */
-  #learnVersion(transport: StreamableHTTPClientTransport, answer: JSONRPCMessage): void {
+  #learnVersion(answer: JSONRPCMessage): void {
     const version = (answer as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
-    if (typeof version === 'string') transport.setProtocolVersion(version);
+    if (typeof version === 'string') this.#gateway.setProtocolVersion(version);
   }
 
   #fail(message: JSONRPCMessage, error: unknown): void {

@@ -65,3 +65,10 @@ export async function runSubcommands(
     return exitCode;
   }
 }
+
+/** A stdio command (`run`, `connect`) stops when the agent closes our stdin, or on SIGINT or SIGTERM. */
+export function stopOnStdioEnd(stop: () => Promise<void>): void {
+  process.stdin.once('end', () => void stop());
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}

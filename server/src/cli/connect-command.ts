@@ -1,7 +1,7 @@
 import { StdioHttpBridge } from '../bridge/stdio-http-bridge.js';
 import { createLogger } from '../log/logger.js';
 import { StdioServerTransport } from '../proxy/sdk.js';
-import type { CliIo } from './command.js';
+import { stopOnStdioEnd, type CliIo } from './command.js';
 
 /**
  * `airlock connect <url>`: the agent launches us as its server and we speak to a running gateway for it (see
@@ -26,9 +26,7 @@ export async function runConnect(argv: string[], io: CliIo): Promise<number> {
     await bridge.close();
     process.exit(0);
   };
-  process.stdin.once('end', () => void stop());
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  stopOnStdioEnd(stop);
   await bridge.start();
   return 0;
 }

@@ -5,7 +5,7 @@ import { createLimitStore } from '../limits/create-limit-store.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { serveStdio } from '../proxy/sdk.js';
 import { readFlags } from './args.js';
-import type { CliIo } from './command.js';
+import { stopOnStdioEnd, type CliIo } from './command.js';
 
 /**
  * `airlock run [--policy p] -- <command…>`: the stdio wrapper. The agent launches us as if we were the server;
@@ -38,8 +38,6 @@ export async function runStdioWrapper(argv: string[], io: CliIo): Promise<number
     await limitStore.close();
     process.exit(0);
   };
-  process.stdin.once('end', () => void stop());
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  stopOnStdioEnd(stop);
   return 0;
 }

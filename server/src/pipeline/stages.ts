@@ -1,7 +1,8 @@
 /**
  * The order of the tools/call pipeline, written once. Config turns stages on and tunes them; it never reorders
- * them. The audit gate comes first: nothing runs that could not be recorded. Policy runs before limits so a denied call spends no quota; approval runs after limits so a human never
- * reviews a call that would be throttled; forward is the only stage that talks to the upstream.
+ * them. The audit gate comes first: nothing runs that could not be recorded. Policy runs before limits so a
+ * denied call spends no quota; approval runs after limits so a human never reviews a call that would be
+ * throttled; forward is the only stage that talks to the upstream.
  */
 import type { LimitStore } from '../limits/limit-store.js';
 import { forwardStage } from './forward-stage.js';

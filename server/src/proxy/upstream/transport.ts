@@ -32,9 +32,10 @@ function createRawTransport(name: string, config: UpstreamConfig, logger: Logger
     return transport;
   }
   const url = new URL(config.url as string);
-  return config.transport === 'sse' ? new SSEClientTransport(url, { requestInit: { headers: config.headers } }) : new FastPostTransport(url, config.headers, {
-        maxBytes,
-        upstream: `Upstream "${name}"`,
-        setting: `servers.${name}.maxMessageSize (${config.maxMessageSize})`,
-      });
+  if (config.transport === 'sse') return new SSEClientTransport(url, { requestInit: { headers: config.headers } });
+  return new FastPostTransport(url, config.headers, {
+    maxBytes,
+    upstream: `Upstream "${name}"`,
+    setting: `servers.${name}.maxMessageSize (${config.maxMessageSize})`,
+  });
 }
