@@ -30,17 +30,12 @@ async function connect(url: string): Promise<Client> {
 }
 
 describe.each(TEST_DIALECTS)('a SIGKILL while %s-backed calls are held', (dialect) => {
-  let database: TestDatabase | undefined;
-  const children: ChildProcess[] = [];
-  afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    await database?.destroy();
-  });
+  const scenario = scenarioResources();
 
   it('leaves no approval pending, loses no audit row, and lets a later decision run the retry once', async () => {
-    const { dir, configPath, env } = await setUp(dialect, (created) => (database = created));
+    const { dir, configPath, env } = await setUp(dialect, (created) => (scenario.database = created));
     const first = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
-    children.push(first.child);
+    scenario.children.push(first.child);
     const client = await connect(first.url);
     const held = Array.from({ length: HELD }, (_, i) => rawCall(client, 'test__echo', { text: `held ${i}` }).catch((error: Error) => error));
     await expect
@@ -54,7 +49,7 @@ describe.each(TEST_DIALECTS)('a SIGKILL while %s-backed calls are held', (dialec
     expect((await Promise.all(held)).every((outcome) => outcome instanceof Error)).toBe(true);
 
     const second = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
-    children.push(second.child);
+    scenario.children.push(second.child);
     const secondApi = api(second.url);
     expect(((await (await secondApi('/approvals?status=pending')).json()) as { approvals: unknown[] }).approvals).toEqual([]);
     const abandoned = ((await (await secondApi('/approvals?status=abandoned&limit=1000')).json()) as { approvals: { id: string; reason: string; args: unknown }[] }).approvals;
@@ -76,23 +71,18 @@ describe.each(TEST_DIALECTS)('a SIGKILL while %s-backed calls are held', (dialec
     second.child.kill('SIGTERM');
     await once(second.child, 'exit');
 
-    expect(await auditCounts(database, dir)).toEqual({ requested: HELD, abandoned: HELD, cancelled: 0, approved: 1, executed: 1, valid: true });
+    expect(await auditCounts(scenario.database, dir)).toEqual({ requested: HELD, abandoned: HELD, cancelled: 0, approved: 1, executed: 1, valid: true });
   }, 120_000);
 });
 
 describe.each(TEST_DIALECTS)('a SIGTERM while %s-backed calls are held', (dialect) => {
-  let database: TestDatabase | undefined;
-  const children: ChildProcess[] = [];
-  afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    await database?.destroy();
-  });
+  const scenario = scenarioResources();
 
   it('tells each agent its call awaits approval, cancels nothing, and lets a decision after the restart run the retry once', async () => {
     const count = 3;
-    const { dir, configPath, env } = await setUp(dialect, (created) => (database = created));
+    const { dir, configPath, env } = await setUp(dialect, (created) => (scenario.database = created));
     const first = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
-    children.push(first.child);
+    scenario.children.push(first.child);
     const client = await connect(first.url);
     const held = Array.from({ length: count }, (_, i) => rawCall(client, 'test__echo', { text: `held ${i}` }));
     await expect
@@ -110,7 +100,7 @@ describe.each(TEST_DIALECTS)('a SIGTERM while %s-backed calls are held', (dialec
     }
 
     const second = await startServeProcess(configPath, { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
-    children.push(second.child);
+    scenario.children.push(second.child);
     const abandoned = ((await (await api(second.url)('/approvals?status=abandoned')).json()) as { approvals: { id: string }[] }).approvals;
     expect(abandoned).toHaveLength(count);
     const target = abandoned[0]!;
@@ -126,11 +116,21 @@ describe.each(TEST_DIALECTS)('a SIGTERM while %s-backed calls are held', (dialec
     second.child.kill('SIGTERM');
     await once(second.child, 'exit');
 
-    expect(await auditCounts(database, dir)).toEqual({ requested: count, abandoned: count, cancelled: 0, approved: 1, executed: 1, valid: true });
+    expect(await auditCounts(scenario.database, dir)).toEqual({ requested: count, abandoned: count, cancelled: 0, approved: 1, executed: 1, valid: true });
   }, 120_000);
 });
 
 /** A policy that holds every echo call, a config using it, and the storage environment of `dialect`. */
+/** The gateway processes and the database one scenario starts: killed and dropped after it, whatever happened. */
+function scenarioResources(): { database: TestDatabase | undefined; children: ChildProcess[] } {
+  const scenario = { database: undefined as TestDatabase | undefined, children: [] as ChildProcess[] };
+  afterAll(async () => {
+    for (const child of scenario.children) if (child.exitCode === null) child.kill('SIGKILL');
+    await scenario.database?.destroy();
+  });
+  return scenario;
+}
+
 async function setUp(dialect: string, created: (database: TestDatabase) => void): Promise<{ dir: string; configPath: string; env: Record<string, string> }> {
   const dir = await mkdtemp(join(tmpdir(), 'airlock-restart-'));
   const policy = { version: '1', default: 'allow', tools: { echo: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } };

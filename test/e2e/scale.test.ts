@@ -20,6 +20,7 @@ import { createLogger } from '../../server/src/log/logger.js';
 import { loadPolicy } from '../../server/src/policy/load.js';
 import { systemClock } from '../../server/src/util/clock.js';
 import { createTestDatabase, type TestDatabase } from '../contract/test-databases.js';
+import { pendingApprovalId } from './helpers/approval-gateway.js';
 import { connectClient, rawCall, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -103,16 +104,7 @@ describe('two instances on PostgreSQL and Redis', () => {
   });
 
   /** The one pending approval, seen through the given instance. */
-  async function pendingOn(instance: Instance): Promise<string> {
-    let id = '';
-    await expect
-      .poll(async () => {
-        id = (await instance.service.list({ status: 'pending' }))[0]?.id ?? '';
-        return id;
-      })
-      .not.toBe('');
-    return id;
-  }
+  const pendingOn = (instance: Instance) => pendingApprovalId(instance.service);
 
   it('resumes a call held on A when B decides, with the upstream called once', async () => {
     const [a, b] = instances as [Instance, Instance];

@@ -19,7 +19,7 @@ import { PostgresDb } from '../../server/src/db/postgres-db.js';
 import { REDIS_TEST_URL } from '../contract/limit-store.contract.js';
 import { TEST_DATABASE_URL } from '../contract/test-databases.js';
 import { startTcpProxyTo, type TcpProxy } from '../fixtures/tcp-proxy.js';
-import { ADMIN_TOKEN, startApprovalGateway, type ApprovalGateway } from './helpers/approval-gateway.js';
+import { ADMIN_TOKEN, pendingApprovalId, startApprovalGateway, type ApprovalGateway } from './helpers/approval-gateway.js';
 import { rawCall, startServeProcess, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const POLICY = { version: '1', default: 'allow', tools: { stamp: { action: 'require_approval', approval: { approvers: ['web:admin'] } } } };
@@ -32,17 +32,7 @@ describe('PostgreSQL unreachable while the gateway runs', () => {
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${gw.url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...init.headers } });
 
-  /** The id of the one pending approval, once there is one. */
-  const pending = async () => {
-    let id = '';
-    await expect
-      .poll(async () => {
-        id = (await gw.service.list({ status: 'pending' }))[0]?.id ?? '';
-        return id;
-      })
-      .not.toBe('');
-    return id;
-  };
+  const pending = () => pendingApprovalId(gw.service);
 
   beforeAll(async () => {
     proxy = await startTcpProxyTo(TEST_DATABASE_URL);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { RequestHandler } from 'express';
+import { expect } from 'vitest';
 
 import { ApprovalService } from '../../../server/src/approval/approval-service.js';
 import { AuditLog } from '../../../server/src/audit/audit-log.js';
@@ -103,4 +104,16 @@ export async function startApprovalGateway(
       await database.destroy();
     },
   };
+}
+
+/** The id of the one pending approval the service knows, once there is one. */
+export async function pendingApprovalId(service: Pick<ApprovalService, 'list'>): Promise<string> {
+  let id = '';
+  await expect
+    .poll(async () => {
+      id = (await service.list({ status: 'pending' }))[0]?.id ?? '';
+      return id;
+    })
+    .not.toBe('');
+  return id;
 }
