@@ -52,7 +52,7 @@ describe('airlock connect (stdio to a running gateway)', () => {
     url = started.url;
   };
   const stopGateway = async () => {
-    if (gateway?.exitCode === null) {
+    if (gateway && gateway.exitCode === null && gateway.signalCode === null) {
       gateway.kill('SIGTERM');
       await once(gateway, 'exit');
     }
@@ -159,12 +159,14 @@ describe('airlock connect (stdio to a running gateway)', () => {
     const heard = new Promise<void>((resolve) => (heartbeat = resolve));
     const call = rawCall(client, 'test__stamp', { attempt: 'killed' }, { timeout: 10 * 60_000, onprogress: () => heartbeat() });
     await heard;
+    // Listened for before the kill: the process may be gone before the agent hears about its call.
+    const exited = once(gateway!, 'exit');
     gateway!.kill('SIGKILL');
     await expect(call).rejects.toMatchObject({
       code: -32603,
       message: expect.stringMatching(/^Airlock at http:\/\/127\.0\.0\.1:\d+\/mcp closed the call's stream without an answer; retry it/),
     });
-    await once(gateway!, 'exit');
+    await exited;
     await startGateway();
   }, 60_000);
 

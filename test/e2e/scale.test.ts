@@ -57,7 +57,7 @@ async function startPrivateRedis(): Promise<{ url: string; start(): Promise<void
     url: `redis://127.0.0.1:${port}`,
     start,
     async stop() {
-      if (child && child.exitCode === null) {
+      if (child && child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await once(child, 'exit');
       }

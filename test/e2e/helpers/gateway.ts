@@ -46,7 +46,7 @@ export async function startHttpUpstream(
     url: match[1]!,
     child,
     async close() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill();
         await once(child, 'exit');
       }
