@@ -147,8 +147,15 @@ describe('a 2026-only upstream behind 2025-era sessions', () => {
     client.setNotificationHandler('notifications/tools/list_changed', () => void heard.push('tools changed'));
     client.setNotificationHandler('notifications/resources/updated', (notification) => void heard.push(`updated ${notification.params.uri}`));
     try {
-      expect(textOf(await rawCall(client, 'announce'))).toBe('announced');
-      await expect.poll(() => heard).toEqual(['tools changed']);
+      // Two streams open in the background after connect: the session's GET stream and the gateway's listen
+      // stream upstream. A change announced before both are up reaches nobody, as a 2025 session's unsolicited
+      // notifications do; so the first change is announced again until one arrives, then every later one counts.
+      for (let attempt = 0; heard.length === 0; attempt += 1) {
+        expect(attempt).toBeLessThan(10);
+        expect(textOf(await rawCall(client, 'announce'))).toBe('announced');
+        await expect.poll(() => heard.length, { timeout: 2000 }).toBeGreaterThan(0).catch(() => undefined);
+      }
+      expect(heard).toEqual(['tools changed']);
       await client.subscribeResource({ uri: 'memo://note' });
       await rawCall(client, 'announce');
       await expect.poll(() => heard).toEqual(['tools changed', 'tools changed', 'updated memo://note']);
