@@ -3,6 +3,8 @@
  * pending (they are abandoned, with the reason), every audit row is there and the chain verifies, and a decision
  * made after the restart applies to the agent's retry of the identical call, which runs once. A gateway stopped
  * with SIGTERM does the same, and first tells each agent that its call awaits approval instead of dropping it.
+ * Scaled (several instances on one PostgreSQL and Redis), an instance stopped with SIGTERM abandons the approvals
+ * it held as it stops, even without a name that survives a restart (AIRLOCK_INSTANCE_ID), and no other's.
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -119,6 +121,43 @@ describe.each(TEST_DIALECTS)('a SIGTERM while %s-backed calls are held', (dialec
     await once(second.child, 'exit');
 
     expect(await auditCounts(scenario.database, dir)).toEqual({ requested: count, abandoned: count, cancelled: 0, approved: 1, executed: 1, valid: true });
+  }, 120_000);
+});
+
+describe('a SIGTERM while calls are held on one of two scaled instances without AIRLOCK_INSTANCE_ID', () => {
+  const scenario = scenarioResources();
+
+  it('abandons that instance\'s approvals as it stops, with the reason, and leaves the other instance\'s held call pending', async () => {
+    const { dir, configPath, env } = await setUp('postgres', (created) => (scenario.database = created));
+    const scaled = { ...env, AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', AIRLOCK_REDIS_PREFIX: `airlock-restart-${process.pid}-${Date.now()}`, AIRLOCK_INSTANCE_ID: '' };
+    const [a, b] = await Promise.all([startServeProcess(configPath, scaled), startServeProcess(configPath, scaled)]);
+    scenario.children.push(a.child, b.child);
+    const onA = await connect(a.url);
+    const onB = await connect(b.url);
+    const heldOnA = [0, 1].map((i) => rawCall(onA, 'test__echo', { text: `held ${i}` }));
+    const heldOnB = rawCall(onB, 'test__echo', { text: 'held 2' }).catch((error: Error) => error);
+    const pending = async () => ((await (await api(b.url)('/approvals?status=pending')).json()) as { approvals: { id: string; argsHash: string }[] }).approvals;
+    await expect.poll(async () => (await pending()).length, { timeout: 20_000 }).toBe(3);
+
+    const exited = once(a.child, 'exit');
+    a.child.kill('SIGTERM');
+    await Promise.all(heldOnA);
+    expect((await exited)[0]).toBe(0);
+    await onA.close().catch(() => undefined);
+
+    const abandoned = ((await (await api(b.url)('/approvals?status=abandoned')).json()) as { approvals: { argsHash: string; reason: string; decidedBy: string }[] }).approvals;
+    expect(abandoned.map((approval) => approval.argsHash).sort()).toEqual([hashJson({ text: 'held 0' }), hashJson({ text: 'held 1' })].sort());
+    for (const approval of abandoned) {
+      expect(approval).toMatchObject({ decidedBy: 'system', reason: 'the gateway stopped while the call was held; a decision still applies to the identical retry' });
+    }
+    expect((await pending()).map((approval) => approval.argsHash)).toEqual([hashJson({ text: 'held 2' })]);
+
+    const bExited = once(b.child, 'exit');
+    b.child.kill('SIGTERM');
+    await heldOnB;
+    expect((await bExited)[0]).toBe(0);
+    await onB.close().catch(() => undefined);
+    expect(await auditCounts(scenario.database, dir)).toEqual({ requested: 3, abandoned: 3, cancelled: 0, approved: 0, executed: 0, valid: true });
   }, 120_000);
 });
 

@@ -1,6 +1,6 @@
 /**
  * Restart recovery with several instances on one database: a restarted instance abandons only the approvals it
- * held; alone on a database, every pending approval was its own.
+ * held; alone on a database, every pending approval was its own. A stopping instance abandons its own at once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -58,5 +58,20 @@ describe.each(TEST_DIALECTS)('recover on %s', (dialect) => {
     expect((await restarted.get(theirs.id))?.status).toBe('pending');
     expect(await service('solo').recover()).toBe(1);
     expect((await restarted.get(theirs.id))?.status).toBe('abandoned');
+  });
+
+  it('abandons, on a graceful stop, the approvals this instance opened and no other, each with its reason and audit row', async () => {
+    database = await createTestDatabase(dialect);
+    const stopping = service(`unnamed-${process.pid}`);
+    const mine = (await stopping.request(call('held by the stopping instance'))).approval;
+    const other = service('airlock-b');
+    const theirs = (await other.request(call('held by another'))).approval;
+    expect(await stopping.abandonHeld()).toBe(1);
+    const abandoned = await other.get(mine.id);
+    expect(abandoned).toMatchObject({ status: 'abandoned', decidedBy: 'system', reason: 'the gateway stopped while the call was held; a decision still applies to the identical retry' });
+    expect((await other.get(theirs.id))?.status).toBe('pending');
+    expect(await stopping.abandonHeld()).toBe(0);
+    const rows = await database.db.query<{ kind: string; approval_id: string }>(`SELECT kind, approval_id FROM audit_events WHERE kind = 'abandoned'`);
+    expect(rows).toEqual([{ kind: 'abandoned', approval_id: mine.id }]);
   });
 });

@@ -521,14 +521,23 @@ export class ApprovalService implements ApprovalDesk {
    * others' calls are still waiting); without it every pending approval is this process's.
    */
   async recover(options: { owner?: string } = {}): Promise<number> {
-    const count = await this.#abandonPending(options.owner);
+    const count = await this.#abandonPending(options.owner, 'the gateway restarted while the call was held');
     if (!this.#queue) this.#armExpiry();
     return count;
   }
 
-  async #abandonPending(owner: string | undefined): Promise<number> {
+  /**
+   * On a graceful stop, once the held calls have been answered (the gateway's close): the approvals this
+   * instance opened become `abandoned` now rather than at its next start, which an instance without a name that
+   * outlives a restart (AIRLOCK_INSTANCE_ID, scaled) never reaches. Approvals other instances opened are theirs.
+   */
+  abandonHeld(): Promise<number> {
+    return this.#abandonPending(this.#instanceId, 'the gateway stopped while the call was held');
+  }
+
+  async #abandonPending(owner: string | undefined, why: string): Promise<number> {
     const now = new Date(this.#clock.now());
-    const reason = 'the gateway restarted while the call was held; a decision still applies to the identical retry';
+    const reason = `${why}; a decision still applies to the identical retry`;
     let count = 0;
     for (const id of await store.pendingIds(this.#db, owner)) {
       const abandoned = await this.#db.transaction(async (tx) => {

@@ -19,8 +19,8 @@ import type { CliIo } from './command.js';
 
 /**
  * `airlock serve`: the composition of everything a running gateway has — storage, policy, limits, approvals,
- * Slack — until SIGINT/SIGTERM, then it stops taking calls, closes sessions and upstreams, and flushes the audit
- * log before exiting.
+ * Slack — until SIGINT/SIGTERM, then it stops taking calls, answers the calls it held, abandons their approvals,
+ * closes sessions and upstreams, and flushes the audit log before exiting.
  */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { flags } = readFlags(argv);
@@ -88,6 +88,12 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     try {
       policy?.close();
       await gateway?.close();
+      // Best effort: with the database away they stay pending, decidable, and expire by their rule.
+      const abandoned = await storage.approvals.abandonHeld().catch((error: Error) => {
+        logger.error({ err: error.message }, 'could not abandon the approvals of the calls held until the stop');
+        return 0;
+      });
+      if (abandoned > 0) logger.warn({ abandoned }, 'approvals of calls held until the stop are now abandoned; a decision still applies to the retry');
       await slack?.stop();
       // Its outbox relay hands jobs to the queue, so the approval service stops first; rows it leaves wait in the
       // database for the next start or another instance.

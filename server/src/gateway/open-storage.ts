@@ -62,7 +62,7 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
   // several instances share the database), only its own: AIRLOCK_INSTANCE_ID names an instance across restarts.
   const scaled = Boolean(process.env.REDIS_URL);
   if (scaled && stableId === undefined) {
-    logger.warn('several instances share this database: set AIRLOCK_INSTANCE_ID so a restarted instance can release the approvals it held');
+    logger.warn('several instances share this database: set AIRLOCK_INSTANCE_ID so that after a crash a restarted instance can release the approvals it held (a graceful stop releases them itself)');
   } else {
     const abandoned = await approvals.recover(scaled ? { owner: stableId } : {});
     if (abandoned > 0) logger.warn({ abandoned }, 'approvals held by a previous process are now abandoned; a decision still applies to the retry');
