@@ -129,12 +129,14 @@ describe('upstream messages larger than servers.<name>.maxMessageSize', () => {
   beforeAll(async () => {
     const sse = await startHttpUpstream(TEST_UPSTREAM, '--http');
     const json = await startHttpUpstream(TEST_UPSTREAM, '--http', '--json');
-    upstreams.push(sse, json);
+    const legacy = await startHttpUpstream(TEST_UPSTREAM, '--sse');
+    upstreams.push(sse, json, legacy);
     gw = await startGateway({
       servers: {
         sse: { url: sse.url, maxMessageSize: '64kb' },
         json: { url: json.url, maxMessageSize: '64kb' },
         stdio: { ...tsxCommand(TEST_UPSTREAM), maxMessageSize: '64kb' },
+        legacy: { url: legacy.url, transport: 'sse', maxMessageSize: '64kb' },
       },
     });
     client = await connectClient(`${gw.url}/mcp`);
@@ -152,6 +154,29 @@ describe('upstream messages larger than servers.<name>.maxMessageSize', () => {
       message: expect.stringContaining(`Upstream "${server}" sent a message larger than servers.${server}.maxMessageSize (64kb) while answering tools/call; Airlock dropped it`),
     });
     expect(textOf(await rawCall(client, `${server}__echo`, { text: 'still here' }))).toBe('still here');
+  });
+
+  it('drops a larger message on the upstream\'s GET stream, which the SDK reads, and relays the ones after it', async () => {
+    const heard: number[] = [];
+    client.setNotificationHandler('notifications/message', (notification) => void heard.push(String(notification.params.data).length));
+    expect(textOf(await rawCall(client, 'sse__shout', { bytes: 70_000 }))).toBe('shouted');
+    // The SDK opens a dropped GET stream again; what the upstream sends before it is back reaches nobody.
+    await expect
+      .poll(async () => {
+        await rawCall(client, 'sse__shout', { bytes: 10 });
+        return heard.includes(10);
+      })
+      .toBe(true);
+    expect(heard.filter((length) => length >= 70_000)).toEqual([]);
+  });
+
+  it('fails the call waiting on a legacy HTTP+SSE upstream whose stream carried a larger message at once, naming the limit, and reconnects', async () => {
+    expect(textOf(await rawCall(client, 'legacy__big', { bytes: 60_000 })).length).toBeGreaterThan(30_000);
+    await expect(rawCall(client, 'legacy__big', { bytes: 70_000 })).rejects.toMatchObject({
+      code: -32603,
+      message: expect.stringContaining('Upstream "legacy" closed its connection during tools/call (it sent a message larger than servers.legacy.maxMessageSize (64kb))'),
+    });
+    expect(textOf(await rawCall(client, 'legacy__echo', { text: 'reconnected' }))).toBe('reconnected');
   });
 
   it('restarts a stdio upstream that wrote a longer line, with an error naming the limit', async () => {

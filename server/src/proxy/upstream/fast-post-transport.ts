@@ -16,6 +16,7 @@ import {
 import { BodyTooLargeError, decodedBody, discard, mediaType, readText } from '../../util/http-body.js';
 import { toJsonRpcMessage } from './json-rpc-message.js';
 import { SseParser } from './sse-parser.js';
+import type { Fetch } from './bounded-fetch.js';
 
 /** Header names the SDK transport derives itself and never takes from `options.headers` (its RESERVED_REQUEST_HEADER_NAMES). */
 const RESERVED = new Set(['authorization', 'dpop', 'content-type', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'mcp-session-id']);
@@ -59,13 +60,13 @@ export class FastPostTransport implements Transport {
 
   /**
    * With a `limit`, a JSON answer or an SSE event larger than it is dropped and its request answered with a
-   * JSON-RPC error saying so: an upstream cannot make the gateway buffer without bound. (Only this hot path is
-   * bounded: the handshake, the GET stream and resumption stay with the SDK, which reads them whole.)
+   * JSON-RPC error saying so: an upstream cannot make the gateway buffer without bound. What the SDK transport
+   * reads (the handshake, the GET stream, resumption) goes through `sdkFetch` (see boundedFetch).
    */
-  constructor(url: URL, headers: Record<string, string> = {}, limit?: MessageLimit) {
+  constructor(url: URL, headers: Record<string, string> = {}, limit?: MessageLimit, sdkFetch?: Fetch) {
     this.url = url;
     this.limit = limit;
-    this.inner = new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+    this.inner = new StreamableHTTPClientTransport(url, { requestInit: { headers }, ...(sdkFetch ? { fetch: sdkFetch } : {}) });
     // Normalised as the SDK's Headers object does: lower-cased names, trimmed values, repeated names joined.
     this.headers = {};
     new Headers(headers).forEach((value, name) => {

@@ -1,16 +1,20 @@
 import type { Logger } from '../../log/logger.js';
 import type { UpstreamConfig } from '../../config/schema.js';
 import { getDefaultEnvironment, SSEClientTransport, StdioClientTransport, type Transport } from '../sdk.js';
+import { boundedFetch } from './bounded-fetch.js';
 import { FastPostTransport } from './fast-post-transport.js';
 import { deliverInOrder } from './ordered-transport.js';
 import { parseByteSize } from '../../util/byte-size.js';
 
-/** Builds the client transport for one upstream from its config: a stdio child, Streamable HTTP or legacy SSE. */
-export function createUpstreamTransport(name: string, config: UpstreamConfig, logger: Logger): Transport {
-  return deliverInOrder(createRawTransport(name, config, logger));
+/**
+ * Builds the client transport for one upstream from its config: a stdio child, Streamable HTTP or legacy SSE.
+ * `dropped` hears of each message over HTTP larger than the upstream's maxMessageSize, which the transport drops.
+ */
+export function createUpstreamTransport(name: string, config: UpstreamConfig, logger: Logger, dropped?: () => void): Transport {
+  return deliverInOrder(createRawTransport(name, config, logger, dropped));
 }
 
-function createRawTransport(name: string, config: UpstreamConfig, logger: Logger): Transport {
+function createRawTransport(name: string, config: UpstreamConfig, logger: Logger, dropped?: () => void): Transport {
   const maxBytes = parseByteSize(config.maxMessageSize);
   if (config.command !== undefined) {
     const transport = new StdioClientTransport({
@@ -32,10 +36,8 @@ function createRawTransport(name: string, config: UpstreamConfig, logger: Logger
     return transport;
   }
   const url = new URL(config.url as string);
-  if (config.transport === 'sse') return new SSEClientTransport(url, { requestInit: { headers: config.headers } });
-  return new FastPostTransport(url, config.headers, {
-    maxBytes,
-    upstream: `Upstream "${name}"`,
-    setting: `servers.${name}.maxMessageSize (${config.maxMessageSize})`,
-  });
+  const limit = { maxBytes, upstream: `Upstream "${name}"`, setting: `servers.${name}.maxMessageSize (${config.maxMessageSize})` };
+  const sdkFetch = boundedFetch(limit, dropped);
+  if (config.transport === 'sse') return new SSEClientTransport(url, { requestInit: { headers: config.headers }, fetch: sdkFetch });
+  return new FastPostTransport(url, config.headers, limit, sdkFetch);
 }

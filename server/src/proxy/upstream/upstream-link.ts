@@ -241,10 +241,18 @@ export class UpstreamLink {
       this.#closedBecause = `it wrote a message larger than servers.${name}.maxMessageSize (${config.maxMessageSize})`;
     };
     client.fallbackNotificationHandler = (notification) => this.#relayNotification(notification);
+    const dropped = () => {
+      logger.warn({ upstream: name, maxMessageSize: config.maxMessageSize }, 'upstream sent a message larger than its maxMessageSize; dropped');
+      // A legacy HTTP+SSE upstream answers everything on its one stream, which is gone: so is its session, and the
+      // calls waiting on it fail now, saying why, instead of at their timeout.
+      if (config.transport !== 'sse') return;
+      this.#closedBecause = `it sent a message larger than servers.${name}.maxMessageSize (${config.maxMessageSize})`;
+      void client.close();
+    };
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        client.connect(createUpstreamTransport(name, config, logger)),
+        client.connect(createUpstreamTransport(name, config, logger, dropped)),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new Error(`no answer to initialize within ${formatDuration(this.#options.connectTimeoutMs)}`)),
