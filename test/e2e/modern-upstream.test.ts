@@ -147,9 +147,10 @@ describe('a 2026-only upstream behind 2025-era sessions', () => {
     client.setNotificationHandler('notifications/tools/list_changed', () => void heard.push('tools changed'));
     client.setNotificationHandler('notifications/resources/updated', (notification) => void heard.push(`updated ${notification.params.uri}`));
     try {
-      // Two streams open in the background after connect: the session's GET stream and the gateway's listen
-      // stream upstream. A change announced before both are up reaches nobody, as a 2025 session's unsolicited
-      // notifications do; so the first change is announced again until one arrives, then every later one counts.
+      // The SDK client opens the session's GET stream in the background after connect, and a change announced
+      // before it is up reaches nobody, as a 2025 session's unsolicited notifications do (the gateway's listen
+      // stream upstream is up before connect returns, see above); so the first change is announced again until one
+      // arrives, then every later one counts.
       for (let attempt = 0; heard.length === 0; attempt += 1) {
         expect(attempt).toBeLessThan(10);
         expect(textOf(await rawCall(client, 'announce'))).toBe('announced');
@@ -165,6 +166,40 @@ describe('a 2026-only upstream behind 2025-era sessions', () => {
       expect(heard.at(-1)).toBe('tools changed');
     } finally {
       await client.close();
+    }
+  });
+
+  it('opens a 2025 session only once the upstream acknowledged the listen stream, so a change right after initialize is relayed', async () => {
+    const slow = await startHttpUpstream(MODERN_UPSTREAM, '--http', '--slow-listen', '400');
+    const gateway = await startGateway({ servers: { slow: { url: slow.url } } });
+    try {
+      const post = (session: string | undefined, message: Record<string, unknown>) =>
+        fetch(`${gateway.url}/mcp/slow`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', ...(session ? { 'mcp-session-id': session } : {}) },
+          body: JSON.stringify({ jsonrpc: '2.0', ...message }),
+        });
+      const initialized = await post(undefined, { id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+      const session = initialized.headers.get('mcp-session-id')!;
+      await initialized.text();
+      await (await post(session, { method: 'notifications/initialized' })).text();
+      // The session's own GET stream, open (its headers arrived) before anything is announced.
+      const stream = await fetch(`${gateway.url}/mcp/slow`, { headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' } });
+      expect(stream.status).toBe(200);
+      const events = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+
+      expect(await (await post(session, { id: 2, method: 'tools/call', params: { name: 'announce', arguments: {} } })).text()).toContain('announced');
+      let heard = '';
+      while (!heard.includes('notifications/tools/list_changed')) {
+        const { value, done } = await events.read();
+        if (done) break;
+        heard += value;
+      }
+      expect(heard).toContain('notifications/tools/list_changed');
+      await events.cancel();
+    } finally {
+      await gateway.close();
+      await slow.close();
     }
   });
 

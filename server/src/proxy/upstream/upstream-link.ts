@@ -200,8 +200,28 @@ export class UpstreamLink {
       throw new AirlockError('UPSTREAM_UNAVAILABLE', `Upstream "${name}" is closed`);
     }
     this.#client = client;
-    if (this.#options.era === 'legacy' && this.#negotiation === MODERN) void this.#listen(client);
+    if (this.#options.era === 'legacy' && this.#negotiation === MODERN) await this.#listenBeforeUse(client);
     return client;
+  }
+
+  /**
+   * A 2025 session hears of list changes only through the listen stream, so the link is used once the upstream has
+   * acknowledged it: a change announced right after the session's initialize is relayed, not lost. An upstream that
+   * does not acknowledge within the connect timeout is used anyway, the stream still opening in the background.
+   */
+  async #listenBeforeUse(client: Client): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      this.#listen(client).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.#options.connectTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!waited) {
+      this.#options.logger.warn(
+        { upstream: this.name },
+        `upstream did not acknowledge subscriptions/listen within ${formatDuration(this.#options.connectTimeoutMs)}; list changes it announces before it does are not relayed`,
+      );
+    }
   }
 
   /** (Re)opens the link's subscriptions/listen stream, one change at a time, so only the last filter stays open. */
