@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { finished, type Readable } from 'node:stream';
+import { urlToHttpOptions } from 'node:url';
 
 import {
   type JSONRPCMessage,
@@ -45,7 +46,8 @@ export class FastPostTransport implements Transport {
   // TS-private rather than #private: createUpstreamTransport wraps this object in a Proxy (deliverInOrder), and
   // #private members cannot be reached through a Proxy.
   private readonly inner: StreamableHTTPClientTransport;
-  private readonly url: URL;
+  /** The URL as request options, converted once rather than by node:http on every POST. */
+  private readonly target: ReturnType<typeof urlToHttpOptions>;
   private readonly headers: Record<string, string>;
   private readonly agent: HttpAgent;
   private readonly request: typeof httpRequest;
@@ -64,7 +66,7 @@ export class FastPostTransport implements Transport {
    * reads (the handshake, the GET stream, resumption) goes through `sdkFetch` (see boundedFetch).
    */
   constructor(url: URL, headers: Record<string, string> = {}, limit?: MessageLimit, sdkFetch?: Fetch) {
-    this.url = url;
+    this.target = urlToHttpOptions(url);
     this.limit = limit;
     this.inner = new StreamableHTTPClientTransport(url, { requestInit: { headers }, ...(sdkFetch ? { fetch: sdkFetch } : {}) });
     // Normalised as the SDK's Headers object does: lower-cased names, trimmed values, repeated names joined.
@@ -132,7 +134,7 @@ export class FastPostTransport implements Transport {
         reject(requestSignal.reason);
         return;
       }
-      const req = this.request(this.url, { method: 'POST', agent: this.agent, headers });
+      const req = this.request({ ...this.target, method: 'POST', agent: this.agent, headers });
       // Closing destroys the agent's sockets; a request signal destroys its own, even mid-stream.
       const abort = () => req.destroy(new Error('aborted'));
       requestSignal?.addEventListener('abort', abort, { once: true });
