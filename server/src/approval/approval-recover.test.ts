@@ -9,6 +9,7 @@ import { createLogger } from '../log/logger.js';
 import { systemClock } from '../util/clock.js';
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
 import { ApprovalService } from './approval-service.js';
+import * as store from './approval-store.js';
 import { heldCall } from './testing/held-call.js';
 
 const call = (text: string) => heldCall(text);
@@ -73,5 +74,11 @@ describe.each(TEST_DIALECTS)('recover on %s', (dialect) => {
     expect(await stopping.abandonHeld()).toBe(0);
     const rows = await database.db.query<{ kind: string; approval_id: string }>(`SELECT kind, approval_id FROM audit_events WHERE kind = 'abandoned'`);
     expect(rows).toEqual([{ kind: 'abandoned', approval_id: mine.id }]);
+
+    // What another instance's re-read of its held calls wakes them for: not an abandoned approval, which a call
+    // joined to it there still waits on, but its decision.
+    expect(await store.listDecided(database.db, [mine.id, theirs.id])).toEqual([]);
+    await other.decide(mine.id, { decision: 'approve' }, { id: 'web:alice', via: 'web' });
+    expect((await store.listDecided(database.db, [mine.id, theirs.id])).map((approval) => [approval.id, approval.status])).toEqual([[mine.id, 'approved']]);
   });
 });

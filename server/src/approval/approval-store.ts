@@ -275,8 +275,12 @@ export async function recordExecution(
 }
 
 /** Of these approvals, the ones no longer pending. */
+/**
+ * Those of `ids` that are decided. An abandoned approval is still open: the instance that held its call stopped,
+ * but a call joined to it from another instance still waits for a decision.
+ */
 export async function listDecided(db: Db, ids: readonly string[]): Promise<Approval[]> {
-  const rows = await db.query<ApprovalRow>(`SELECT ${WITH_VOTES} FROM approvals WHERE id = ANY($1::text[]) AND status <> 'pending'`, [ids]);
+  const rows = await db.query<ApprovalRow>(`SELECT ${WITH_VOTES} FROM approvals WHERE id = ANY($1::text[]) AND status <> ALL($2::text[])`, [ids, OPEN_STATUSES]);
   return rows.map(toApproval);
 }
 
