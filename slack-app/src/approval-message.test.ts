@@ -124,7 +124,7 @@ describe('approvalMessage', () => {
   it('keeps the buttons of an abandoned approval, which is still decidable, and says why it is there', () => {
     const { blocks } = render(approval({ status: 'abandoned', decidedBy: 'system', decidedVia: 'system' }));
     expect(actions(blocks)).toBeDefined();
-    expect(allText(blocks)).toContain('The gateway restarted while this call was held');
+    expect(allText(blocks)).toContain('The gateway stopped while this call was held');
   });
 
   it('counts approvals toward a quorum and joined calls', () => {

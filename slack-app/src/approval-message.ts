@@ -43,7 +43,7 @@ const STATUS: Record<ApprovalStatus, { icon: string; word: string }> = {
   abandoned: { icon: ':raised_hand:', word: 'Approval still needed' },
 };
 
-/** Still decidable: an abandoned approval (its gateway restarted) applies to the agent's identical retry. */
+/** Still decidable: an abandoned approval (its gateway stopped) applies to the agent's identical retry. */
 export function isOpen(approval: Approval): boolean {
   return approval.status === 'pending' || approval.status === 'abandoned';
 }
@@ -98,7 +98,7 @@ export function approvalMessage(approval: Approval, context: RenderContext): Sla
   const notes: string[] = [];
   if (args.cut) notes.push(`Long values are cut here; <${link}|the console> shows them whole.`);
   if (approval.status === 'abandoned') {
-    notes.push(':warning: The gateway restarted while this call was held. A decision still applies when the agent retries the identical call.');
+    notes.push(':warning: The gateway stopped while this call was held. A decision still applies when the agent retries the identical call.');
   }
   if (approval.joinedCount > 1) notes.push(`${approval.joinedCount} identical calls wait on this one decision.`);
   if (open && approval.spec.quorum > 1) notes.push(votesLine(approval));

@@ -18,7 +18,7 @@ const STATUS_TEXT: Record<Approval['status'], string> = {
   rejected: 'Rejected',
   expired: 'Expired',
   cancelled: 'Cancelled',
-  abandoned: 'Waiting for a decision (the gateway restarted; a decision applies to the agent’s retry)',
+  abandoned: 'Waiting for a decision (the gateway stopped while holding the call; a decision applies to the agent’s retry)',
 };
 
 export const approvalPage: Page = (main, context, [id = '']) => {
