@@ -242,6 +242,15 @@ describe('Slack app', () => {
     expect(h.fake.callsOf('chat.postMessage')).toHaveLength(1);
   });
 
+  it('redraws the request of an approval its gateway abandoned as it stopped: buttons kept (still decidable), the reason shown', async () => {
+    const approval = await requestApproval();
+    await posted(approval);
+    expect(await service.abandonHeld()).toBe(1);
+    const update = await h.fake.waitFor('chat.update');
+    expect(hasButtons(update)).toBe(true);
+    expect(JSON.stringify(update.args['blocks'])).toContain('The gateway stopped while this call was held');
+  });
+
   it("posts to the rule's own channel", async () => {
     const approval = await requestApproval({ channels: ['slack:#payments-oncall'] });
     const { call, notification } = await posted(approval);

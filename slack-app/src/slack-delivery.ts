@@ -100,6 +100,7 @@ export class SlackDelivery implements ChangeJobs {
         return [];
       case 'voted':
       case 'decided':
+      case 'abandoned':
         return [redrawJob(approval)];
       case 'executed': {
         const replies = executionReply(approval) ? slackNotifications(approval) : [];

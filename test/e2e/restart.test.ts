@@ -14,6 +14,7 @@ import { join } from 'node:path';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 
 import { hashJson } from '../../server/src/util/canonical-json.js';
 import { verifyAuditLog } from '../../server/src/audit/verify.js';
@@ -138,6 +139,14 @@ describe('a SIGTERM while calls are held on one of two scaled instances without 
     const heldOnB = rawCall(onB, 'test__echo', { text: 'held 2' }).catch((error: Error) => error);
     const pending = async () => ((await (await api(b.url)('/approvals?status=pending')).json()) as { approvals: { id: string; argsHash: string }[] }).approvals;
     await expect.poll(async () => (await pending()).length, { timeout: 20_000 }).toBe(3);
+    // A review page on B, which hears of A's abandonment the moment it happens.
+    const stream = new WebSocket(`${b.url.replace('http', 'ws')}/api/stream`, ['airlock', `bearer.${ADMIN_TOKEN}`]);
+    const heardOnB: string[] = [];
+    stream.addEventListener('message', (event) => {
+      const message = JSON.parse(String(event.data)) as { type: string; approval?: { argsHash: string; status: string } };
+      if (message.approval) heardOnB.push(`${message.type}:${message.approval.status}:${message.approval.argsHash}`);
+    });
+    await new Promise((resolve) => stream.addEventListener('open', resolve));
 
     const exited = once(a.child, 'exit');
     a.child.kill('SIGTERM');
@@ -151,6 +160,10 @@ describe('a SIGTERM while calls are held on one of two scaled instances without 
       expect(approval).toMatchObject({ decidedBy: 'system', reason: 'the gateway stopped while the call was held; a decision still applies to the identical retry' });
     }
     expect((await pending()).map((approval) => approval.argsHash)).toEqual([hashJson({ text: 'held 2' })]);
+    await expect
+      .poll(() => [...heardOnB].sort())
+      .toEqual([`abandoned:abandoned:${hashJson({ text: 'held 0' })}`, `abandoned:abandoned:${hashJson({ text: 'held 1' })}`].sort());
+    stream.close();
 
     const bExited = once(b.child, 'exit');
     b.child.kill('SIGTERM');

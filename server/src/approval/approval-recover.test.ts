@@ -64,10 +64,13 @@ describe.each(TEST_DIALECTS)('recover on %s', (dialect) => {
   it('abandons, on a graceful stop, the approvals this instance opened and no other, each with its reason and audit row', async () => {
     database = await createTestDatabase(dialect);
     const stopping = service(`unnamed-${process.pid}`);
+    const told: string[] = [];
+    stopping.subscribe((event) => void told.push(`${event.type}:${event.approval.status}`));
     const mine = (await stopping.request(call('held by the stopping instance'))).approval;
     const other = service('airlock-b');
     const theirs = (await other.request(call('held by another'))).approval;
     expect(await stopping.abandonHeld()).toBe(1);
+    expect(told).toEqual(['created:pending', 'abandoned:abandoned']);
     const abandoned = await other.get(mine.id);
     expect(abandoned).toMatchObject({ status: 'abandoned', decidedBy: 'system', reason: 'the gateway stopped while the call was held; a decision still applies to the identical retry' });
     expect((await other.get(theirs.id))?.status).toBe('pending');

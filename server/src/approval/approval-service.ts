@@ -542,10 +542,14 @@ export class ApprovalService implements ApprovalDesk {
     for (const id of await store.pendingIds(this.#db, owner)) {
       const abandoned = await this.#db.transaction(async (tx) => {
         const closed = await store.closeApproval(tx, id, { status: 'abandoned', by: 'system', via: 'system', reason, at: now });
-        if (closed) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'abandoned', actor: 'system', via: 'system', reason, occurredAt: now });
-        return closed;
+        if (!closed) return undefined;
+        await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'abandoned', actor: 'system', via: 'system', reason, occurredAt: now });
+        return this.#withJobs(tx, { type: 'abandoned', approval: closed });
       });
-      if (abandoned) count += 1;
+      if (!abandoned) continue;
+      count += 1;
+      // Review pages and Slack messages, here and on other instances, show it as it is now.
+      this.#publish(abandoned);
     }
     return count;
   }

@@ -72,7 +72,11 @@ export interface ApprovalNotification {
   requested?: string;
 }
 
-export type ApprovalEvent = { type: 'created' | 'joined' | 'voted' | 'decided' | 'executed'; approval: Approval };
+/**
+ * A change to an approval. `abandoned`: the gateway holding its call stopped; it is still open (decidable, and a
+ * call joined to it on another instance still waits), so it wakes no call and cancels no expiry, unlike `decided`.
+ */
+export type ApprovalEvent = { type: 'created' | 'joined' | 'voted' | 'decided' | 'abandoned' | 'executed'; approval: Approval };
 
 /**
  * Jobs that must follow changes (Slack's messages): `jobsFor` runs inside each change's transaction, on the
