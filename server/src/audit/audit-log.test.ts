@@ -51,6 +51,42 @@ class FlakyDb implements Db {
   }
 }
 
+/** Counts the log's writes (a transaction, or one statement onto a known tip) and can hold them until released. */
+class GatedDb implements Db {
+  readonly dialect;
+  writes = 0;
+  #gate: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+  constructor(readonly inner: Db) {
+    this.dialect = inner.dialect;
+  }
+  hold(): void {
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+  }
+  release(): void {
+    this.#open?.();
+    this.#gate = undefined;
+  }
+  async query<T>(sql: string, params?: readonly unknown[]) {
+    if (sql.includes('INSERT INTO audit_events')) await this.#write();
+    return this.inner.query<T>(sql, params);
+  }
+  exec(sql: string) {
+    return this.inner.exec(sql);
+  }
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    await this.#write();
+    return this.inner.transaction(fn);
+  }
+  close() {
+    return this.inner.close();
+  }
+  async #write(): Promise<void> {
+    this.writes += 1;
+    await this.#gate;
+  }
+}
+
 async function rawTamper(db: Db, sql: string, params: unknown[] = []): Promise<void> {
   // Whoever edits the table directly has to switch the append-only trigger off first; the chain still tells.
   await db.transaction(async (tx) => {
@@ -176,6 +212,25 @@ for (const dialect of TEST_DIALECTS) {
           expect((await verifyAuditLog(db)).ok).toBe(true);
         });
       });
+    });
+
+    it('gathers what arrives during a write for the next one, rather than writing it at once', async () => {
+      const gated = new GatedDb(db);
+      const log = new AuditLog(gated, { flushDelayMs: 60_000 });
+      log.append({ kind: 'allowed', tool: 'gather-1' });
+      gated.hold();
+      const first = log.flush();
+      await vi.waitFor(() => expect(gated.writes).toBe(1));
+      log.append({ kind: 'allowed', tool: 'gather-2' });
+      gated.release();
+      await first;
+      // One turn of the timers: a write scheduled at once would have begun by its end.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      expect(gated.writes).toBe(1);
+      expect(log.buffered).toBe(1);
+      await log.close();
+      expect(gated.writes).toBe(2);
+      expect(log.buffered).toBe(0);
     });
 
     describe('when a write fails', () => {

@@ -260,9 +260,11 @@ export class AuditLog {
       }
       this.#buffer.splice(0, batch.length);
       this.#written += batch.length;
-      // The database is back (or was never gone): leave backoff and write what is left right away.
+      // The database is back (or was never gone): leave backoff. What arrived during the write gathers as usual:
+      // writing it at once turned a steady stream of calls into back-to-back writes of a few rows each on
+      // PostgreSQL, whose write is a round trip. A full batch (a backlog after an outage) is written right away.
       this.#failures = 0;
-      if (this.#buffer.length > 0 && !this.#closed) this.#schedule(0);
+      if (this.#buffer.length > 0 && !this.#closed) this.#schedule(this.#buffer.length >= this.#maxBatch ? 0 : this.#flushDelayMs);
     });
     this.#writeTail = run.catch(() => undefined);
     return run;
