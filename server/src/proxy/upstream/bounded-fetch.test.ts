@@ -14,14 +14,14 @@ const LIMIT = { maxBytes: 100, upstream: 'Upstream "files"', setting: 'servers.f
 const TOO_LARGE = 'Upstream "files" sent a message larger than servers.files.maxMessageSize (100b); Airlock dropped it and closed the connection';
 
 /** What the server writes for each path: a content type and its chunks, written as they come. */
-const routes: Record<string, { type: string; chunks: (string | Buffer)[]; status?: number }> = {};
+const routes: Record<string, { type: string; chunks: (string | Buffer)[]; status?: number; location?: string }> = {};
 let base: string;
 let server: ReturnType<typeof createServer>;
 
 beforeAll(async () => {
   server = createServer((req, res: ServerResponse) => {
     const route = routes[req.url ?? '']!;
-    res.writeHead(route.status ?? 200, route.status === 202 ? {} : { 'content-type': route.type });
+    res.writeHead(route.status ?? 200, { ...(route.type ? { 'content-type': route.type } : {}), ...(route.location ? { location: route.location } : {}) });
     for (const chunk of route.chunks) res.write(chunk);
     res.end();
   });
@@ -91,6 +91,14 @@ describe('boundedFetch', () => {
     expect(error).toBe(TOO_LARGE);
     expect(read.startsWith('data: small\n\n')).toBe(true);
     expect(read.length).toBeLessThan('data: small\n\n'.length + large.length);
+  });
+
+  it('leaves a redirect as fetch gave it, for the SDK to read its url and Location', async () => {
+    routes['/moved'] = { type: 'text/plain', chunks: ['x'.repeat(200)], status: 307, location: '/elsewhere' };
+    const response = await boundedFetch(LIMIT)(`${base}/moved`, { redirect: 'manual' });
+    expect(response.status).toBe(307);
+    expect(response.url).toBe(`${base}/moved`);
+    expect(response.headers.get('location')).toBe('/elsewhere');
   });
 
   it('leaves a response without a body as it is', async () => {

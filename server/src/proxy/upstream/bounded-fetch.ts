@@ -24,7 +24,8 @@ export class MessageTooLargeError extends Error {
 export function boundedFetch(limit: MessageLimit, dropped: () => void = () => {}, inner: Fetch = fetch): Fetch {
   return async (url, init) => {
     const response = await inner(url, init);
-    if (response.body === null) return response;
+    // A redirect the SDK reads itself (its url, its Location) stays the response fetch gave: a copy has no url.
+    if (response.body === null || (response.status >= 300 && response.status < 400)) return response;
     const sse = mediaType(response.headers.get('content-type') ?? undefined) === 'text/event-stream';
     const body = bounded(response.body, sse ? eventSizes(limit.maxBytes) : bodySize(limit.maxBytes), limit, dropped);
     return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
