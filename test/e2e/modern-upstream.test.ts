@@ -7,7 +7,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport as V1SseTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 
 import { createMetrics, type Metrics } from '../../server/src/metrics/metrics.js';
 import { connectClient, rawCall, ROOT, startGateway, startHttpUpstream, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
@@ -172,35 +172,35 @@ describe('a 2026-only upstream behind 2025-era sessions', () => {
   it('opens a 2025 session only once the upstream acknowledged the listen stream, so a change right after initialize is relayed', async () => {
     const slow = await startHttpUpstream(MODERN_UPSTREAM, '--http', '--slow-listen', '400');
     const gateway = await startGateway({ servers: { slow: { url: slow.url } } });
-    try {
-      const post = (session: string | undefined, message: Record<string, unknown>) =>
-        fetch(`${gateway.url}/mcp/slow`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', ...(session ? { 'mcp-session-id': session } : {}) },
-          body: JSON.stringify({ jsonrpc: '2.0', ...message }),
-        });
-      const initialized = await post(undefined, { id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
-      const session = initialized.headers.get('mcp-session-id')!;
-      await initialized.text();
-      await (await post(session, { method: 'notifications/initialized' })).text();
-      // The session's own GET stream, open (its headers arrived) before anything is announced.
-      const stream = await fetch(`${gateway.url}/mcp/slow`, { headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' } });
-      expect(stream.status).toBe(200);
-      const events = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
-
-      expect(await (await post(session, { id: 2, method: 'tools/call', params: { name: 'announce', arguments: {} } })).text()).toContain('announced');
-      let heard = '';
-      while (!heard.includes('notifications/tools/list_changed')) {
-        const { value, done } = await events.read();
-        if (done) break;
-        heard += value;
-      }
-      expect(heard).toContain('notifications/tools/list_changed');
-      await events.cancel();
-    } finally {
+    // Also when the test fails by its timeout, waiting for a change that never came.
+    onTestFinished(async () => {
       await gateway.close();
       await slow.close();
+    });
+    const post = (session: string | undefined, message: Record<string, unknown>) =>
+      fetch(`${gateway.url}/mcp/slow`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', ...(session ? { 'mcp-session-id': session } : {}) },
+        body: JSON.stringify({ jsonrpc: '2.0', ...message }),
+      });
+    const initialized = await post(undefined, { id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    const session = initialized.headers.get('mcp-session-id')!;
+    await initialized.text();
+    await (await post(session, { method: 'notifications/initialized' })).text();
+    // The session's own GET stream, open (its headers arrived) before anything is announced.
+    const stream = await fetch(`${gateway.url}/mcp/slow`, { headers: { accept: 'text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' } });
+    expect(stream.status).toBe(200);
+    const events = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+
+    expect(await (await post(session, { id: 2, method: 'tools/call', params: { name: 'announce', arguments: {} } })).text()).toContain('announced');
+    let heard = '';
+    while (!heard.includes('notifications/tools/list_changed')) {
+      const { value, done } = await events.read();
+      if (done) break;
+      heard += value;
     }
+    expect(heard).toContain('notifications/tools/list_changed');
+    await events.cancel();
   });
 
   it('relays the rounds to an old client on the HTTP+SSE transport', async () => {
