@@ -34,8 +34,8 @@ export interface ApprovalStage extends Stage {
   /**
    * Answers every held call that it awaits approval, as at the synchronous cap, and resolves once they have all
    * been answered. Their approvals stay open: `airlock serve` then marks them abandoned (after a crash, its next
-   * start does), still decidable, and a decision applies to the agent's retry. Without this, closing the sessions would look to each held call like its client
-   * leaving, and cancel the approval.
+   * start does), still decidable, and a decision applies to the agent's retry. Without this, closing the sessions
+   * would look to each held call like its client leaving, and cancel the approval.
    */
   release(): Promise<void>;
 }

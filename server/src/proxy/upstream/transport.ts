@@ -2,7 +2,7 @@ import type { Logger } from '../../log/logger.js';
 import type { UpstreamConfig } from '../../config/schema.js';
 import { getDefaultEnvironment, SSEClientTransport, StdioClientTransport, type Transport } from '../sdk.js';
 import { boundedFetch } from './bounded-fetch.js';
-import { FastPostTransport } from './fast-post-transport.js';
+import { FastPostTransport, type MessageLimit } from './fast-post-transport.js';
 import { deliverInOrder } from './ordered-transport.js';
 import { parseByteSize } from '../../util/byte-size.js';
 
@@ -14,8 +14,12 @@ export function createUpstreamTransport(name: string, config: UpstreamConfig, lo
   return deliverInOrder(createRawTransport(name, config, logger, dropped));
 }
 
+/** The upstream's maxMessageSize, and how messages about it name the upstream and the setting. */
+export function messageLimit(name: string, config: UpstreamConfig): MessageLimit {
+  return { maxBytes: parseByteSize(config.maxMessageSize), upstream: `Upstream "${name}"`, setting: `servers.${name}.maxMessageSize (${config.maxMessageSize})` };
+}
+
 function createRawTransport(name: string, config: UpstreamConfig, logger: Logger, dropped?: () => void): Transport {
-  const maxBytes = parseByteSize(config.maxMessageSize);
   if (config.command !== undefined) {
     const transport = new StdioClientTransport({
       command: config.command,
@@ -25,7 +29,7 @@ function createRawTransport(name: string, config: UpstreamConfig, logger: Logger
       cwd: config.cwd,
       stderr: 'pipe',
       // A longer line closes the transport (the SDK's ReadBuffer), so the child is restarted.
-      maxBufferSize: maxBytes,
+      maxBufferSize: parseByteSize(config.maxMessageSize),
     });
     // Upstream stderr goes to our log, never to our stdout (which may be the stdio downstream).
     transport.stderr?.on('data', (chunk: Buffer) => {
@@ -36,7 +40,7 @@ function createRawTransport(name: string, config: UpstreamConfig, logger: Logger
     return transport;
   }
   const url = new URL(config.url as string);
-  const limit = { maxBytes, upstream: `Upstream "${name}"`, setting: `servers.${name}.maxMessageSize (${config.maxMessageSize})` };
+  const limit = messageLimit(name, config);
   const sdkFetch = boundedFetch(limit, dropped);
   if (config.transport === 'sse') return new SSEClientTransport(url, { requestInit: { headers: config.headers }, fetch: sdkFetch });
   return new FastPostTransport(url, config.headers, limit, sdkFetch);

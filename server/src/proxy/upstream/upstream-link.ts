@@ -35,7 +35,7 @@ import {
 import { fulfilInputRequired, type InputRound, isInputRequired } from './input-required.js';
 import type { HeldStateSeal } from './held-state.js';
 import { type HeldAttempt, SuspendedCalls } from './suspended-calls.js';
-import { createUpstreamTransport } from './transport.js';
+import { createUpstreamTransport, messageLimit } from './transport.js';
 
 /** Where the upstream's own requests and notifications go when no call of ours is in flight. */
 export interface DownstreamPeer {
@@ -84,6 +84,7 @@ const MAX_PAGES = 100;
 const RELAY_TIMEOUT_MS = 10 * 60_000;
 const MODERN: VersionNegotiationOptions = { mode: { pin: '2026-07-28' } };
 const LEGACY: VersionNegotiationOptions = { mode: 'legacy' };
+const TIMED_OUT = Symbol('timed out');
 /** The requests whose 2026 result may be input_required, so whose upstream questions can reach a 2026 client. */
 const INPUT_CAPABLE = new Set(['tools/call', 'prompts/get', 'resources/read']);
 /** What a 2025 session asks that a 2026 upstream has no method for (see #translate). */
@@ -210,13 +211,7 @@ export class UpstreamLink {
    * does not acknowledge within the connect timeout is used anyway, the stream still opening in the background.
    */
   async #listenBeforeUse(client: Client): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const waited = await Promise.race([
-      this.#listen(client).then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.#options.connectTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!waited) {
+    if ((await this.#withinConnectTimeout(this.#listen(client))) === TIMED_OUT) {
       this.#options.logger.warn(
         { upstream: this.name },
         `upstream did not acknowledge subscriptions/listen within ${formatDuration(this.#options.connectTimeoutMs)}; list changes it announces before it does are not relayed`,
@@ -256,9 +251,10 @@ export class UpstreamLink {
     const client = new Client(this.#options.clientInfo, { capabilities: this.#declaredCapabilities(), versionNegotiation: negotiation });
     client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, ctx.mcpReq.signal);
     // The SDK's stdio transport closes itself on a line longer than its buffer; the calls it fails should say so.
+    const { setting } = messageLimit(name, config);
     client.onerror = (error) => {
       if (!error.message.startsWith('ReadBuffer exceeded')) return;
-      this.#closedBecause = `it wrote a message larger than servers.${name}.maxMessageSize (${config.maxMessageSize})`;
+      this.#closedBecause = `it wrote a message larger than ${setting}`;
     };
     client.fallbackNotificationHandler = (notification) => this.#relayNotification(notification);
     const dropped = () => {
@@ -266,24 +262,25 @@ export class UpstreamLink {
       // A legacy HTTP+SSE upstream answers everything on its one stream, which is gone: so is its session, and the
       // calls waiting on it fail now, saying why, instead of at their timeout.
       if (config.transport !== 'sse') return;
-      this.#closedBecause = `it sent a message larger than servers.${name}.maxMessageSize (${config.maxMessageSize})`;
+      this.#closedBecause = `it sent a message larger than ${setting}`;
       void client.close();
     };
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        client.connect(createUpstreamTransport(name, config, logger, dropped)),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer to initialize within ${formatDuration(this.#options.connectTimeoutMs)}`)),
-            this.#options.connectTimeoutMs,
-          );
-        }),
-      ]);
+      if ((await this.#withinConnectTimeout(client.connect(createUpstreamTransport(name, config, logger, dropped)))) === TIMED_OUT) {
+        throw new Error(`no answer to initialize within ${formatDuration(this.#options.connectTimeoutMs)}`);
+      }
       return client;
     } catch (error) {
       await client.close().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /** What `work` settles with, or TIMED_OUT when the connect timeout passes first (`work` then goes on). */
+  async #withinConnectTimeout<T>(work: Promise<T>): Promise<T | typeof TIMED_OUT> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([work, new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), this.#options.connectTimeoutMs)))]);
     } finally {
       clearTimeout(timer);
     }
