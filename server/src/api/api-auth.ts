@@ -15,6 +15,8 @@ import { sendApiError } from './api-errors.js';
 /** The console session behind a request's cookie, if any. Implemented by the console's sign-in (issue 6). */
 export interface SessionResolver {
   resolve(req: IncomingMessage): Promise<{ actor: Actor; csrfToken: string } | undefined>;
+  /** Whether the session `req` was admitted with still holds (signed out, expired, user disabled: false), afresh. */
+  stillLive(req: IncomingMessage): Promise<boolean>;
 }
 
 /** Bearer-token callers act as the console's built-in `admin` user, so approver lists can name `web:admin`. */
@@ -39,6 +41,11 @@ export interface ApiAuth {
    * header (browsers cannot set headers on a websocket). Rejects only when the session resolver does.
    */
   authenticate(req: IncomingMessage, bearer?: string): Promise<Authentication>;
+  /**
+   * Whether a websocket admitted as `admitted` may stay open: a cookie session ends by sign-out, expiry or its
+   * user being disabled, and the socket with it. The admin token cannot be revoked short of a restart.
+   */
+  stillAuthenticated(req: IncomingMessage, admitted: Authentication & { ok: true }): Promise<boolean>;
   /** Express middleware for `/api/*`: 401 without auth, 403 for a cookie session's state change without CSRF token. */
   readonly middleware: RequestHandler;
 }
@@ -88,7 +95,10 @@ export function createApiAuth(options: ApiAuthOptions): ApiAuth {
     next();
   };
 
-  return { authenticate, middleware };
+  const stillAuthenticated = async (req: IncomingMessage, admitted: Authentication & { ok: true }): Promise<boolean> =>
+    admitted.method === 'token' || (sessions !== undefined && (await sessions.stillLive(req)));
+
+  return { authenticate, stillAuthenticated, middleware };
 }
 
 /** The actor the auth middleware established for this request. */

@@ -11,9 +11,12 @@ import { MemoryDesk } from './testing/memory-desk.js';
 const TOKEN = 'stream-admin-token-42';
 const ADMIN = { headers: { authorization: `Bearer ${TOKEN}` } };
 
+/** Cookie `session=alice` is alice's console session for as long as she is in `signedIn`. */
+const signedIn = new Set<string>();
 const sessions: SessionResolver = {
   resolve: async (req: IncomingMessage) =>
-    req.headers.cookie === 'session=alice' ? { actor: { id: 'web:alice', via: 'web' }, csrfToken: 'csrf-alice' } : undefined,
+    req.headers.cookie === 'session=alice' && signedIn.has('alice') ? { actor: { id: 'web:alice', via: 'web' }, csrfToken: 'csrf-alice' } : undefined,
+  stillLive: async (req: IncomingMessage) => req.headers.cookie === 'session=alice' && signedIn.has('alice'),
 };
 
 let desk: MemoryDesk;
@@ -21,6 +24,8 @@ let api: ApiServer;
 
 describe('attachApprovalStream', () => {
   beforeEach(async () => {
+    signedIn.clear();
+    signedIn.add('alice');
     desk = new MemoryDesk();
     api = await startApiServer(desk, { adminToken: TOKEN, sessions });
   });
@@ -122,6 +127,44 @@ describe('attachApprovalStream', () => {
       // 1006: the server cut the connection without a close frame.
       expect(await client.closed).toBe(1006);
       await vi.waitFor(() => expect(desk.listenerCount).toBe(0));
+    });
+  });
+
+  describe('when a console session ends while its socket is open', () => {
+    it('closes that socket with 1008 at the next ping, and keeps the admin token’s open', async () => {
+      await api.close();
+      api = await startApiServer(desk, { adminToken: TOKEN, sessions }, { pingIntervalMs: 20 });
+      const alice = connectStream(api.streamUrl, [], { headers: { cookie: 'session=alice' }, origin: api.url });
+      const admin = connectStream(api.streamUrl, [], ADMIN);
+      await alice.next();
+      await admin.next();
+      signedIn.delete('alice');
+      expect(await alice.closed).toBe(1008);
+      // The admin socket went through the same pings and still hears the desk.
+      const created = desk.add();
+      expect(await admin.next()).toEqual({ type: 'created', approval: created });
+      admin.ws.close();
+    });
+
+    it('keeps the socket open while the session cannot be checked, and closes it once it can', async () => {
+      await api.close();
+      let storageUp = false;
+      const flaky: SessionResolver = {
+        resolve: sessions.resolve,
+        stillLive: async (req) => {
+          if (!storageUp) throw new Error('storage down');
+          return sessions.stillLive(req);
+        },
+      };
+      api = await startApiServer(desk, { adminToken: TOKEN, sessions: flaky }, { pingIntervalMs: 20 });
+      const alice = connectStream(api.streamUrl, [], { headers: { cookie: 'session=alice' }, origin: api.url });
+      await alice.next();
+      signedIn.delete('alice');
+      const checked = vi.spyOn(flaky, 'stillLive');
+      await vi.waitFor(() => expect(checked).toHaveBeenCalledTimes(2));
+      expect(alice.ws.readyState).toBe(WebSocket.OPEN);
+      storageUp = true;
+      expect(await alice.closed).toBe(1008);
     });
   });
 

@@ -11,11 +11,13 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Approval, ApprovalDesk, ApprovalEvent } from '../approval/approval.js';
 import { asAirlockError } from '../errors/airlock-error.js';
 import type { Logger } from '../log/logger.js';
-import type { ApiAuth } from './api-auth.js';
+import type { ApiAuth, Authentication } from './api-auth.js';
 import { apiErrorBody, type ApiErrorCode } from './api-errors.js';
 
 /** What the server sends; the client sends nothing but pongs. */
 export type StreamMessage = { type: 'hello'; pending: Approval[] } | { type: ApprovalEvent['type']; approval: Approval };
+
+type Admitted = Authentication & { ok: true };
 
 /** Browsers cannot set headers on a websocket, so the admin token may come as the subprotocol `bearer.<token>`. */
 const BEARER_PROTOCOL_PREFIX = 'bearer.';
@@ -24,7 +26,10 @@ export interface ApprovalStreamOptions {
   desk: Pick<ApprovalDesk, 'list' | 'subscribe'>;
   auth: ApiAuth;
   path?: string;
-  /** How often to ping; a client that has not answered the previous ping by the next one is dropped. */
+  /**
+   * How often to ping; a client that has not answered the previous ping by the next one is dropped, and one whose
+   * console session has ended is closed.
+   */
   pingIntervalMs?: number;
   logger?: Logger | undefined;
 }
@@ -51,13 +56,13 @@ export function attachApprovalStream(server: Server, options: ApprovalStreamOpti
     const swallow = (error: Error) => logger?.debug({ err: error }, 'stream upgrade socket error');
     socket.on('error', swallow);
     admit(req)
-      .then((refusal) => {
-        if (refusal) {
-          refuse(socket, refusal.status, refusal.code, refusal.message);
+      .then((admission) => {
+        if (!admission.ok) {
+          refuse(socket, admission.status, admission.code, admission.message);
           return;
         }
         socket.off('error', swallow);
-        wss.handleUpgrade(req, socket, head, (ws) => connect(ws));
+        wss.handleUpgrade(req, socket, head, (ws) => connect(ws, req, admission.admitted));
       })
       .catch((thrown: unknown) => {
         const error = asAirlockError(thrown);
@@ -66,17 +71,35 @@ export function attachApprovalStream(server: Server, options: ApprovalStreamOpti
       });
   };
 
-  const admit = async (req: IncomingMessage): Promise<{ status: number; code: ApiErrorCode; message: string } | undefined> => {
+  const admit = async (
+    req: IncomingMessage,
+  ): Promise<{ ok: true; admitted: Admitted } | { ok: false; status: number; code: ApiErrorCode; message: string }> => {
     const result = await auth.authenticate(req, bearerFromProtocols(req));
-    if (!result.ok) return { status: 401, code: 'UNAUTHORIZED', message: result.message };
+    if (!result.ok) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: result.message };
     // A cookie rides along on a websocket opened by any site; only our own page may read the queue with it.
     if (result.method === 'session' && !sameOrigin(req)) {
-      return { status: 403, code: 'FORBIDDEN', message: 'Cross-origin websocket refused: the Origin header does not match the Host' };
+      return { ok: false, status: 403, code: 'FORBIDDEN', message: 'Cross-origin websocket refused: the Origin header does not match the Host' };
     }
-    return undefined;
+    return { ok: true, admitted: result };
   };
 
-  const connect = (ws: WebSocket) => {
+  // How each open socket got in, so the ping timer can ask whether that still holds.
+  const admissions = new WeakMap<WebSocket, { req: IncomingMessage; admitted: Admitted }>();
+  const recheck = (ws: WebSocket) => {
+    const admission = admissions.get(ws);
+    if (!admission) return;
+    auth.stillAuthenticated(admission.req, admission.admitted).then(
+      (still) => {
+        // 1008, policy violation: the console then asks /api/session, gets its 401 and goes to sign-in.
+        if (!still) ws.close(1008, 'The console session ended; sign in again');
+      },
+      // Kept open: with the database away nobody can be checked, and the next tick asks again.
+      (error: unknown) => logger?.warn({ err: error }, 'stream could not recheck a console session'),
+    );
+  };
+
+  const connect = (ws: WebSocket, req: IncomingMessage, admitted: Admitted) => {
+    admissions.set(ws, { req, admitted });
     alive.add(ws);
     ws.on('pong', () => alive.add(ws));
     ws.on('error', (error) => logger?.debug({ err: error }, 'stream socket error'));
@@ -105,7 +128,8 @@ export function attachApprovalStream(server: Server, options: ApprovalStreamOpti
     );
   };
 
-  // One timer for all clients: ping, and drop those that missed the previous ping (dead peers, half-open TCP).
+  // One timer for all clients: ping, drop those that missed the previous ping (dead peers, half-open TCP), and
+  // close those whose console session has ended since (the REST API refuses it at once; a socket would stream on).
   const pinger = setInterval(() => {
     for (const ws of wss.clients) {
       if (!alive.has(ws)) {
@@ -114,6 +138,7 @@ export function attachApprovalStream(server: Server, options: ApprovalStreamOpti
       }
       alive.delete(ws);
       ws.ping();
+      recheck(ws);
     }
   }, options.pingIntervalMs ?? 30_000);
   pinger.unref();

@@ -15,6 +15,7 @@ const JSON_HEADERS = { ...ADMIN, 'content-type': 'application/json' };
 const sessions: SessionResolver = {
   resolve: async (req: IncomingMessage) =>
     req.headers.cookie === 'session=alice' ? { actor: { id: 'web:alice', via: 'web', grants: ['alice-laptop'] }, csrfToken: 'csrf-alice' } : undefined,
+  stillLive: async (req: IncomingMessage) => req.headers.cookie === 'session=alice',
 };
 
 let desk: MemoryDesk;
@@ -260,7 +261,7 @@ describe('createApiRouter', () => {
 
     it('answers a session resolver failure with JSON, not an HTML page', async () => {
       await api.close();
-      api = await startApiServer(desk, { sessions: { resolve: () => Promise.reject(new Error('session store down')) } });
+      api = await startApiServer(desk, { sessions: { resolve: () => Promise.reject(new Error('session store down')), stillLive: () => Promise.reject(new Error('session store down')) } });
       const res = await call('/api/approvals', { headers: { cookie: 'session=alice' } });
       expect(res.status).toBe(500);
       expect(res.body.error.code).toBe('INTERNAL');

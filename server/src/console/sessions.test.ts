@@ -92,6 +92,31 @@ describe.each(TEST_DIALECTS)('console storage on %s', (dialect) => {
       expect(reads).toBe(1);
       expect(await counting.resolve({ headers: {} } as IncomingMessage)).toBeUndefined();
     });
+
+    it('answers whether a request’s session still holds afresh each time, without extending it', async () => {
+      const user = await alice();
+      const { token } = await store.create(user.id);
+      const sessions = new CookieSessions(store);
+      const req = { headers: { cookie: `airlock_session=${token}` } } as IncomingMessage;
+      expect(await sessions.resolve(req)).toBeDefined();
+      clock.advance(SESSION_IDLE_MS - 1000);
+      expect(await sessions.stillLive(req)).toBe(true);
+      // Asking did not count as use: the idle limit still runs from sign-in.
+      clock.advance(1000);
+      expect(await sessions.stillLive(req)).toBe(false);
+
+      const { token: other } = await store.create(user.id);
+      const otherReq = { headers: { cookie: `airlock_session=${other}` } } as IncomingMessage;
+      expect(await sessions.stillLive(otherReq)).toBe(true);
+      await store.revoke(other);
+      expect(await sessions.stillLive(otherReq)).toBe(false);
+
+      const { token: third } = await store.create(user.id);
+      const thirdReq = { headers: { cookie: `airlock_session=${third}` } } as IncomingMessage;
+      await database.db.query('UPDATE console_users SET disabled_at = now() WHERE id = $1', [user.id]);
+      expect(await sessions.stillLive(thirdReq)).toBe(false);
+      expect(await sessions.stillLive({ headers: {} } as IncomingMessage)).toBe(false);
+    });
   });
 
   describe('setup links', () => {

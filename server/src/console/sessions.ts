@@ -64,12 +64,7 @@ export class SessionStore {
   /** The live session for a cookie token, extended by its use. */
   async find(token: string): Promise<ConsoleSession | undefined> {
     const now = this.#clock.now();
-    const [row] = await this.#db.query<SessionRow>(
-      `SELECT s.user_id, u.username, u.display_name, u.role, s.csrf_token, s.created_at, s.last_seen_at
-       FROM console_sessions s JOIN console_users u ON u.id = s.user_id
-       WHERE s.token_hash = $1 AND s.expires_at > $2::timestamptz AND u.disabled_at IS NULL`,
-      [hashToken(token), new Date(now).toISOString()],
-    );
+    const row = await this.#live(token, now);
     if (!row) return undefined;
     if (now - (row.last_seen_at?.getTime() ?? 0) >= TOUCH_EVERY_MS) {
       const expiresAt = new Date(Math.min(now + SESSION_IDLE_MS, row.created_at.getTime() + SESSION_MAX_MS));
@@ -84,6 +79,24 @@ export class SessionStore {
       actor: { id: `web:${row.username}`, via: 'web' },
       csrfToken: row.csrf_token,
     };
+  }
+
+  /**
+   * Whether the session still holds, without counting the question as use: an open websocket asks it on a timer,
+   * and a page merely left open must not keep its session alive past the idle limit.
+   */
+  async isLive(token: string): Promise<boolean> {
+    return (await this.#live(token, this.#clock.now())) !== undefined;
+  }
+
+  async #live(token: string, now: number): Promise<SessionRow | undefined> {
+    const [row] = await this.#db.query<SessionRow>(
+      `SELECT s.user_id, u.username, u.display_name, u.role, s.csrf_token, s.created_at, s.last_seen_at
+       FROM console_sessions s JOIN console_users u ON u.id = s.user_id
+       WHERE s.token_hash = $1 AND s.expires_at > $2::timestamptz AND u.disabled_at IS NULL`,
+      [hashToken(token), new Date(now).toISOString()],
+    );
+    return row;
   }
 
   async revoke(token: string): Promise<void> {
@@ -116,6 +129,12 @@ export class CookieSessions implements SessionResolver {
   async resolve(req: IncomingMessage): Promise<{ actor: Actor; csrfToken: string } | undefined> {
     const session = await this.session(req);
     return session && { actor: session.actor, csrfToken: session.csrfToken };
+  }
+
+  /** Asks the store afresh each time (no memo): the answer changes while a websocket stays open. */
+  async stillLive(req: IncomingMessage): Promise<boolean> {
+    const token = readCookie(req, SESSION_COOKIE);
+    return token !== undefined && (await this.#store.isLive(token));
   }
 }
 
