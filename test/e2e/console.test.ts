@@ -105,6 +105,17 @@ describe('the review console', () => {
     await context.close();
   });
 
+  it('goes on after sign-in only to a page of its own site, however `next` is spelled', async () => {
+    for (const next of ['//evil.example/x', '/\\evil.example/x', '/\t/evil.example/x', '/\n/evil.example/x', 'https://evil.example/x']) {
+      const context = await newContext();
+      const page = await context.newPage();
+      await page.goto(`/sign-in?next=${encodeURIComponent(next)}`);
+      await signIn(page, 'alice', PASSWORD);
+      expect(new URL(page.url()).origin, next).toBe(gw.url);
+      await context.close();
+    }
+  });
+
   it('shows an agent’s call in the queue without a reload; approving it returns the upstream’s result', async () => {
     const { context, page } = await signedInPage('alice');
     await page.getByText('Nothing is waiting for a decision').waitFor();

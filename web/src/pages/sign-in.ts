@@ -79,8 +79,12 @@ function input(name: string, label: string, attrs: Record<string, string | numbe
   return { field: h('div', { class: 'field' }, h('label', { for: id }, label), control), control };
 }
 
-/** Where to go after signing in: only a path on this site, never another origin. */
+/**
+ * Where to go after signing in: only a page of this site. Resolved the way the browser will resolve it, because
+ * prefix checks miss spellings the URL parser rewrites (it drops tabs and line breaks, so `/<tab>/evil.example`
+ * is `//evil.example`).
+ */
 function nextPath(): string {
-  const next = new URLSearchParams(location.search).get('next') ?? '/';
-  return next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
+  const next = new URL(new URLSearchParams(location.search).get('next') ?? '/', location.origin);
+  return next.origin === location.origin ? `${next.pathname}${next.search}${next.hash}` : '/';
 }
