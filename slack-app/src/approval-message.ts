@@ -9,6 +9,7 @@
 import type { types } from '@slack/bolt';
 
 import type { Approval, ApprovalStatus, DecideOutcome } from '../../server/src/approval/approval.js';
+import { isOpen } from '../../server/src/approval/open-statuses.js';
 import { formatArguments } from './format-arguments.js';
 import { code, escape, humanDuration, slackDate, via, who } from './mrkdwn.js';
 import { riskHints, type ToolAnnotations } from './risk-hints.js';
@@ -43,11 +44,6 @@ const STATUS: Record<ApprovalStatus, { icon: string; word: string }> = {
   abandoned: { icon: ':raised_hand:', word: 'Approval still needed' },
 };
 
-/** Still decidable: an abandoned approval (its gateway stopped) applies to the agent's identical retry. */
-export function isOpen(approval: Approval): boolean {
-  return approval.status === 'pending' || approval.status === 'abandoned';
-}
-
 function consoleLink(consoleUrl: string, approvalId: string): string {
   return `${consoleUrl.replace(/\/+$/, '')}/approvals/${encodeURIComponent(approvalId)}`;
 }
@@ -69,7 +65,7 @@ const mrkdwn = (text: string): types.MrkdwnElement => ({ type: 'mrkdwn', text })
 
 export function approvalMessage(approval: Approval, context: RenderContext): SlackMessage {
   const { icon, word } = STATUS[approval.status];
-  const open = isOpen(approval);
+  const open = isOpen(approval.status);
   const link = consoleLink(context.consoleUrl, approval.id);
   const hints = riskHints(approval.tool, context.annotations);
   const args = formatArguments(approval.args);

@@ -7,6 +7,7 @@
 import type { App, BlockAction, ButtonAction, ViewSubmitAction } from '@slack/bolt';
 
 import type { ApprovalDesk, DecisionBody } from '../../server/src/approval/approval.js';
+import { isOpen } from '../../server/src/approval/open-statuses.js';
 import type { Logger } from '../../server/src/log/logger.js';
 import {
   APPROVE_ACTION,
@@ -15,7 +16,6 @@ import {
   REASON_BLOCK,
   REJECT_ACTION,
   REJECT_REASON_CALLBACK,
-  isOpen,
   refusalText,
   rejectReasonModal,
 } from './approval-message.js';
@@ -77,7 +77,7 @@ export function registerInteractions(app: App, options: InteractionOptions): voi
       await delivery.ephemeral(channel, body.user.id, COULD_NOT_DECIDE);
       return;
     }
-    if (!approval || !isOpen(approval)) {
+    if (!approval || !isOpen(approval.status)) {
       // No form to fill for a request that is gone or decided: say so now, as a decision attempt would.
       await decide(approvalId, { decision: 'reject' }, body.user.id, channel);
       return;

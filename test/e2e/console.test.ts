@@ -206,6 +206,52 @@ describe('the review console', () => {
     await context.close();
   });
 
+  it('keeps an abandoned approval in the queue, across a reload, and deciding it answers the call', async () => {
+    const { context, page } = await signedInPage('alice');
+    const call = rawCall(client, 'test__echo', { text: 'held when the gateway stopped' });
+    const item = card(page, 'held when the gateway stopped');
+    await item.waitFor();
+    // What a stopping gateway does with the calls it holds; this one keeps running, so the call still waits.
+    expect(await gw.service.abandonHeld()).toBe(1);
+    await item.getByText('The gateway stopped while holding it').waitFor();
+    await page.reload();
+    await card(page, 'held when the gateway stopped').getByText('The gateway stopped while holding it').waitFor();
+    await card(page, 'held when the gateway stopped').getByRole('button', { name: /Approve/ }).click();
+    expect(textOf(await call)).toBe('held when the gateway stopped');
+    await card(page, 'held when the gateway stopped').waitFor({ state: 'detached' });
+    await context.close();
+  });
+
+  it('shows on an open approval page a decision made while its live stream was down', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    const sockets: WebSocketRoute[] = [];
+    let offline = false;
+    await page.routeWebSocket(/\/api\/stream$/, (ws) => {
+      sockets.push(ws);
+      // While offline the page's socket opens but hears nothing from the gateway, as through a dead proxy.
+      if (!offline) ws.connectToServer();
+    });
+    await page.goto('/');
+    await signIn(page, 'alice', PASSWORD);
+    const call = rawCall(client, 'test__echo', { text: 'decided while offline' });
+    const id = await pendingId('echo', 'decided while offline');
+    await page.goto(`/approvals/${id}`);
+    await page.getByRole('heading', { name: 'Decide' }).waitFor();
+    offline = true;
+    const connected = sockets.length;
+    await sockets.at(-1)!.close({ code: 1011, reason: 'test drops the stream' });
+    await expect.poll(() => sockets.length).toBeGreaterThan(connected);
+    await gw.service.decide(id, { decision: 'reject', reason: 'decided elsewhere' }, { id: 'web:alice', via: 'web' });
+    await call;
+    offline = false;
+    await sockets.at(-1)!.close({ code: 1011, reason: 'test restores the stream' });
+    await page.getByRole('status').filter({ hasText: 'Reconnected' }).waitFor();
+    await page.getByText('decided elsewhere', { exact: true }).waitFor();
+    expect(await page.getByRole('heading', { name: 'Decide' }).count()).toBe(0);
+    await context.close();
+  });
+
   it('lets a viewer follow the queue but not decide', async () => {
     const { context, page } = await signedInPage('victor');
     const call = rawCall(client, 'test__echo', { text: 'viewer looks' });

@@ -1,15 +1,17 @@
 /**
- * The one websocket to `/api/stream`, shared by every page: it keeps the pending queue as the server reports it
- * and tells pages about each change. The server greets every connection with the whole pending list, so a
- * reconnect is also a resync: whatever happened while the connection was down is reflected at once.
+ * The one websocket to `/api/stream`, shared by every page: it keeps the queue (every open approval: pending, or
+ * abandoned by a gateway that stopped while holding its call) as the server reports it and tells pages about each
+ * change. The server greets every connection with the whole queue, so a reconnect is also a resync: whatever
+ * happened while the connection was down is reflected at once.
  */
 import type { Approval } from '../../server/src/approval/approval.js';
+import { isOpen } from '../../server/src/approval/open-statuses.js';
 import { api } from './api.js';
 
 export type LiveStatus = 'connecting' | 'live' | 'lost' | 'restored';
 
 export type LiveEvent =
-  /** The whole pending list was replaced (first hello, or a reconnect). */
+  /** The whole queue was replaced (first hello, or a reconnect). */
   | { type: 'sync' }
   | { type: 'change'; approval: Approval }
   | { type: 'status'; status: LiveStatus };
@@ -73,7 +75,7 @@ export class Live {
       return;
     }
     const { approval } = message;
-    if (approval.status === 'pending') this.#pending.set(approval.id, approval);
+    if (isOpen(approval.status)) this.#pending.set(approval.id, approval);
     else this.#pending.delete(approval.id);
     this.#emit({ type: 'change', approval });
   }

@@ -52,12 +52,13 @@ describe('attachApprovalStream', () => {
   });
 
   describe('when the upgrade is authenticated', () => {
-    it('greets with the pending approvals, oldest first', async () => {
+    it('greets with the open approvals (pending, and abandoned by a stopped gateway), oldest first', async () => {
       const first = desk.add();
       desk.add({ status: 'rejected' });
-      const second = desk.add();
+      const second = desk.add({ status: 'abandoned' });
+      const third = desk.add();
       const client = connectStream(api.streamUrl, [], ADMIN);
-      expect(await client.next()).toEqual({ type: 'hello', pending: [first, second] });
+      expect(await client.next()).toEqual({ type: 'hello', pending: [first, second, third] });
       client.ws.close();
     });
 

@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.js';
 import type { ApiAuth, Authentication } from './api-auth.js';
 import { apiErrorBody, type ApiErrorCode } from './api-errors.js';
 
-/** What the server sends; the client sends nothing but pongs. */
+/** What the server sends; the client sends nothing but pongs. `pending` is the queue: every open approval. */
 export type StreamMessage = { type: 'hello'; pending: Approval[] } | { type: ApprovalEvent['type']; approval: Approval };
 
 type Admitted = Authentication & { ok: true };
@@ -114,14 +114,14 @@ export function attachApprovalStream(server: Server, options: ApprovalStreamOpti
       else send({ type: event.type, approval: event.approval });
     });
     ws.on('close', unsubscribe);
-    desk.list({ status: 'pending' }).then(
+    desk.list({ status: 'open' }).then(
       (pending) => {
         send({ type: 'hello', pending });
         for (const event of held ?? []) send({ type: event.type, approval: event.approval });
         held = undefined;
       },
       (error: unknown) => {
-        logger?.error({ err: error }, 'stream could not read the pending queue');
+        logger?.error({ err: error }, 'stream could not read the queue');
         // 1011: the server hit a condition that kept it from serving the request; the console reconnects.
         ws.close(1011, 'Could not read the pending approvals');
       },

@@ -89,6 +89,10 @@ describe('createApiRouter', () => {
       expect(pending.body.approvals[0]).toEqual(first);
       const limited = await call('/api/approvals?limit=2', { headers: ADMIN });
       expect(limited.body.approvals).toHaveLength(2);
+      // open: what a decision still applies to, abandoned ones among it.
+      const abandoned = desk.add({ status: 'abandoned' });
+      const open = await call('/api/approvals?status=open', { headers: ADMIN });
+      expect(open.body.approvals.map((a: Approval) => a.id)).toEqual([first.id, second.id, abandoned.id]);
     });
 
     it('refuses an unknown status, naming the valid ones', async () => {
@@ -97,7 +101,7 @@ describe('createApiRouter', () => {
       expect(res.body.error).toEqual({
         code: 'BAD_REQUEST',
         message:
-          'Invalid request query: "status" must be one of "pending", "approved", "rejected", "expired", "cancelled", "abandoned" (got "waiting")',
+          'Invalid request query: "status" must be one of "pending", "approved", "rejected", "expired", "cancelled", "abandoned", "open" (got "waiting")',
       });
     });
 

@@ -5,7 +5,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 
-import { APPROVAL_STATUSES, type ApprovalDesk, DecisionBodySchema, type DecideOutcome } from '../approval/approval.js';
+import { APPROVAL_LIST_STATUSES, type ApprovalDesk, DecisionBodySchema, type DecideOutcome } from '../approval/approval.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import type { Logger } from '../log/logger.js';
 import { type ApiAuth, requestActor } from './api-auth.js';
@@ -26,7 +26,7 @@ export interface ApiRouterOptions {
 }
 
 const ListQuerySchema = z.strictObject({
-  status: z.enum(APPROVAL_STATUSES).optional(),
+  status: z.enum(APPROVAL_LIST_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
 });
 

@@ -74,6 +74,9 @@ describe.each(TEST_DIALECTS)('recover on %s', (dialect) => {
     const abandoned = await other.get(mine.id);
     expect(abandoned).toMatchObject({ status: 'abandoned', decidedBy: 'system', reason: 'the gateway stopped while the call was held; a decision still applies to the identical retry' });
     expect((await other.get(theirs.id))?.status).toBe('pending');
+    // Both still wait for a decision: the queue (status open) lists them oldest first, pending alone does not.
+    expect((await other.list({ status: 'open' })).map((approval) => approval.id)).toEqual([mine.id, theirs.id]);
+    expect((await other.list({ status: 'pending' })).map((approval) => approval.id)).toEqual([theirs.id]);
     expect(await stopping.abandonHeld()).toBe(0);
     const rows = await database.db.query<{ kind: string; approval_id: string }>(`SELECT kind, approval_id FROM audit_events WHERE kind = 'abandoned'`);
     expect(rows).toEqual([{ kind: 'abandoned', approval_id: mine.id }]);

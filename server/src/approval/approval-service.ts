@@ -29,6 +29,7 @@ import type {
   Approval,
   ApprovalDesk,
   ApprovalEvent,
+  ApprovalListStatus,
   ApprovalNotification,
   ApprovalStatus,
   ChangeJobs,
@@ -36,6 +37,7 @@ import type {
   DecisionBody,
 } from './approval.js';
 import * as store from './approval-store.js';
+import { isOpen } from './open-statuses.js';
 
 export interface HeldCall {
   server: string;
@@ -212,7 +214,7 @@ export class ApprovalService implements ApprovalDesk {
   /** The expiry job of one approval; early (another clock), it comes back when due. */
   async #expireJob(id: string): Promise<void> {
     const approval = await store.getApproval(this.#db, id);
-    if (!approval || !store.OPEN_STATUSES.includes(approval.status as never)) return;
+    if (!approval || !isOpen(approval.status)) return;
     const wait = Date.parse(approval.expiresAt) - this.#clock.now();
     if (wait > 0) throw new RetryAfter(wait);
     await this.#expire(id, new Date(this.#clock.now()));
@@ -231,7 +233,7 @@ export class ApprovalService implements ApprovalDesk {
 
   // ---- the desk: read, decide, subscribe -------------------------------------------------------------------
 
-  list(filter?: { status?: ApprovalStatus; limit?: number }): Promise<Approval[]> {
+  list(filter?: { status?: ApprovalListStatus; limit?: number }): Promise<Approval[]> {
     return store.listApprovals(this.#db, filter);
   }
 
@@ -313,7 +315,7 @@ export class ApprovalService implements ApprovalDesk {
     return this.#db.transaction(async (tx): Promise<DecisionOutcome> => {
       const approval = await store.getApproval(tx, id, true);
       if (!approval) return { ok: false, code: 'NOT_FOUND', message: `No approval "${id}"` };
-      if (!store.OPEN_STATUSES.includes(approval.status as never)) return alreadyDecided(approval);
+      if (!isOpen(approval.status)) return alreadyDecided(approval);
       const refusal = this.#refusal(approval, actor);
       if (refusal) return refusal;
       const reason = body.reason ?? null;
@@ -501,7 +503,7 @@ export class ApprovalService implements ApprovalDesk {
   async #expire(id: string, now: Date): Promise<Approval | undefined> {
     const closed = await this.#db.transaction(async (tx) => {
       const approval = await store.getApproval(tx, id, true);
-      if (!approval || !store.OPEN_STATUSES.includes(approval.status as never)) return undefined;
+      if (!approval || !isOpen(approval.status)) return undefined;
       const wait = formatDuration(approval.spec.timeoutMs);
       const approve = approval.spec.onTimeout === 'approve';
       const reason = approve ? `no decision within ${wait}; the rule approves on timeout` : `no decision within ${wait}`;

@@ -6,10 +6,8 @@
 import type { Db } from '../db/db.js';
 import type { ApprovalSpec } from '../policy/index.js';
 import type { ToolAnnotations } from '../route/tool-annotations.js';
-import type { Approval, ApprovalNotification, ApprovalStatus, DecisionChannel, Vote } from './approval.js';
-
-/** States a decision can still change: pending, and abandoned (its waiting call was lost in a restart). */
-export const OPEN_STATUSES = ['pending', 'abandoned'] as const;
+import type { Approval, ApprovalListStatus, ApprovalNotification, ApprovalStatus, DecisionChannel, Vote } from './approval.js';
+import { isOpen, OPEN_STATUSES } from './open-statuses.js';
 
 interface ApprovalRow {
   id: string;
@@ -151,15 +149,17 @@ export async function getApproval(db: Db, id: string, forUpdate = false): Promis
   return rows[0] && toApproval(rows[0]);
 }
 
-export async function listApprovals(db: Db, filter: { status?: ApprovalStatus; limit?: number } = {}): Promise<Approval[]> {
+export async function listApprovals(db: Db, filter: { status?: ApprovalListStatus; limit?: number } = {}): Promise<Approval[]> {
   const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-  // Pending work is read oldest first (the queue); history newest first.
+  // Work still to decide is read oldest first (the queue); history newest first.
+  const statuses = filter.status === 'open' ? [...OPEN_STATUSES] : filter.status && [filter.status];
   const rows =
-    filter.status === undefined
+    statuses === undefined
       ? await db.query<ApprovalRow>(`SELECT ${WITH_VOTES} FROM approvals ORDER BY requested_at DESC LIMIT $1`, [limit])
       : await db.query<ApprovalRow>(
-          `SELECT ${WITH_VOTES} FROM approvals WHERE status = $1 ORDER BY requested_at ${filter.status === 'pending' ? 'ASC' : 'DESC'} LIMIT $2`,
-          [filter.status, limit],
+          `SELECT ${WITH_VOTES} FROM approvals WHERE status = ANY($1::text[])
+           ORDER BY requested_at ${statuses.every(isOpen) ? 'ASC' : 'DESC'} LIMIT $2`,
+          [statuses, limit],
         );
   return rows.map(toApproval);
 }

@@ -12,6 +12,12 @@ import type { ToolAnnotations } from '../route/tool-annotations.js';
 
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'abandoned'] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+/**
+ * A list filter: one status, or `open` for every approval a decision still applies to, pending or abandoned (the
+ * gateway stopped while holding the call; the agent's retry gets the decision). The queue lists the open ones.
+ */
+export type ApprovalListStatus = ApprovalStatus | 'open';
+export const APPROVAL_LIST_STATUSES = [...APPROVAL_STATUSES, 'open'] as const;
 
 /** Where a decision came from. `system` is expiry, cancellation and restart recovery. */
 export const DECISION_CHANNELS = ['slack', 'web', 'api', 'system'] as const;
@@ -110,7 +116,7 @@ export type DecideOutcome =
 
 /** What Slack, the console and the REST API may do with approvals; nothing else. */
 export interface ApprovalDesk {
-  list(filter?: { status?: ApprovalStatus; limit?: number }): Promise<Approval[]>;
+  list(filter?: { status?: ApprovalListStatus; limit?: number }): Promise<Approval[]>;
   get(id: string): Promise<Approval | undefined>;
   decide(id: string, body: DecisionBody, actor: Actor): Promise<DecideOutcome>;
   /** Calls the listener after every change is committed, on this instance; returns the unsubscribe function. */

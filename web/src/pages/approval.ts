@@ -4,6 +4,7 @@
  * of it. Laid out for a phone first: the decision is near the top. Redrawn when the live stream reports a change.
  */
 import type { Approval } from '../../../server/src/approval/approval.js';
+import { isOpen } from '../../../server/src/approval/open-statuses.js';
 import type { AuditPage } from '../../../server/src/audit/audit-store.js';
 import { api, ApiError } from '../api.js';
 import type { Page } from '../context.js';
@@ -40,7 +41,7 @@ export const approvalPage: Page = (main, context, [id = '']) => {
 
   const draw = (approval: Approval, audit: AuditPage) => {
     document.title = `${approval.tool} · ${STATUS_TEXT[approval.status].split(' (')[0]} · Airlock`;
-    const open = approval.status === 'pending' || approval.status === 'abandoned';
+    const open = isOpen(approval.status);
     replace(
       main,
       h('p', {}, h('a', { href: '/', 'data-nav': true }, '← Queue')),
@@ -68,7 +69,8 @@ export const approvalPage: Page = (main, context, [id = '']) => {
   };
 
   const unsubscribe = context.live.subscribe((event) => {
-    if (event.type === 'change' && event.approval.id === id) void load();
+    // After a reconnect the page may have missed this approval's change: read it again.
+    if ((event.type === 'change' && event.approval.id === id) || (event.type === 'status' && event.status === 'restored')) void load();
   });
   void load();
   return () => {

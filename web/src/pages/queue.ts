@@ -145,6 +145,7 @@ function updateMeta(element: HTMLElement, approval: Approval): void {
     ['Approvers', `${approval.spec.quorum > 1 ? `${approval.spec.quorum} of ` : ''}${approval.spec.approvers.join(', ')}`],
   ];
   if (approval.votes.length > 0) rows.push(['Votes', approval.votes.map((vote) => `${vote.approver}: ${vote.decision}`).join(', ')]);
+  if (approval.status === 'abandoned') rows.push(['Held call', 'The gateway stopped while holding it; a decision applies to the agent’s retry']);
   replace(meta, rows.map(([term, value]) => h('div', {}, h('dt', {}, term), h('dd', {}, value))));
 }
 

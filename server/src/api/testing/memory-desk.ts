@@ -8,11 +8,12 @@ import type {
   Approval,
   ApprovalDesk,
   ApprovalEvent,
+  ApprovalListStatus,
   ApprovalNotification,
-  ApprovalStatus,
   DecideOutcome,
   DecisionBody,
 } from '../../approval/approval.js';
+import { isOpen } from '../../approval/open-statuses.js';
 
 export class MemoryDesk implements ApprovalDesk {
   readonly #approvals = new Map<string, Approval>();
@@ -60,10 +61,10 @@ export class MemoryDesk implements ApprovalDesk {
     return structuredClone(approval);
   }
 
-  async list(filter: { status?: ApprovalStatus; limit?: number } = {}): Promise<Approval[]> {
+  async list(filter: { status?: ApprovalListStatus; limit?: number } = {}): Promise<Approval[]> {
     // Oldest first: the queue is worked in arrival order.
     const matching = [...this.#approvals.values()]
-      .filter((approval) => filter.status === undefined || approval.status === filter.status)
+      .filter((approval) => filter.status === undefined || approval.status === filter.status || (filter.status === 'open' && isOpen(approval.status)))
       .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
     return structuredClone(matching.slice(0, filter.limit));
   }
@@ -76,7 +77,7 @@ export class MemoryDesk implements ApprovalDesk {
   async decide(id: string, body: DecisionBody, actor: Actor): Promise<DecideOutcome> {
     const approval = this.#approvals.get(id);
     if (!approval) return { ok: false, code: 'NOT_FOUND', message: `No approval "${id}"` };
-    if (approval.status !== 'pending') {
+    if (!isOpen(approval.status)) {
       return {
         ok: false,
         code: 'ALREADY_DECIDED',
