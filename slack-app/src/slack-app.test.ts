@@ -268,6 +268,23 @@ describe('Slack app', () => {
     expect(h.fake.callsOf('chat.postMessage').map((c) => c.args['channel'])).toEqual([DEFAULT_CHANNEL, '#payments-oncall']);
   });
 
+  it('redraws every channel’s message after a decision though one of them is gone', async () => {
+    const approval = await requestApproval({ channels: ['slack', 'slack:#payments-oncall'] });
+    await expect.poll(async () => (await service.get(approval.id))?.notifications.length).toBe(2);
+    h.fake.fail('chat.update', { error: 'message_not_found' });
+    await service.decide(approval.id, { decision: 'reject', reason: 'no' }, { id: 'web:carol', via: 'web' });
+    const second = await h.fake.waitFor('chat.update', 2);
+    expect(hasButtons(second)).toBe(false);
+    const updated = h.fake.callsOf('chat.update').map((c) => [c.args['channel'], c.ok]);
+    expect(updated).toEqual([
+      [channelId(DEFAULT_CHANNEL), false],
+      [channelId('#payments-oncall'), true],
+    ]);
+    // The failure is permanent: nothing retries the message that is gone.
+    await h.scheduler.advance(3_600_000);
+    expect(h.fake.callsOf('chat.update')).toHaveLength(2);
+  });
+
   it('approve click → decided as the clicker, message updated without buttons, execution outcome in the thread', async () => {
     const approval = await requestApproval();
     const { message, notification } = await posted(approval);

@@ -12,7 +12,7 @@
 import type { webApi } from '@slack/bolt';
 
 import type { Approval, ApprovalDesk, ApprovalEvent, ApprovalNotification, ChangeJobs } from '../../server/src/approval/approval.js';
-import type { JobQueue, RetryOptions } from '../../server/src/jobs/job-queue.js';
+import { type JobQueue, PermanentFailure, type RetryOptions } from '../../server/src/jobs/job-queue.js';
 import type { OutboxJob } from '../../server/src/jobs/outbox.js';
 import { executionReply, messageState, type SlackMessage } from './approval-message.js';
 import { slackCall } from './slack-errors.js';
@@ -205,9 +205,14 @@ export class SlackDelivery implements ChangeJobs {
   async #update(approval: Approval, messages: ApprovalNotification[]): Promise<void> {
     const { client, render } = this.#options;
     const message = render(approval);
+    // Each message on its own: one deleted or archived must not leave the others showing buttons. The job then
+    // fails as the first failure says: retried (redrawing all, which is idempotent) unless every one is permanent.
+    const failures: unknown[] = [];
     for (const { channel, ts } of messages) {
-      await slackCall(() => client.chat.update({ channel, ts, text: message.text, blocks: message.blocks }));
+      await slackCall(() => client.chat.update({ channel, ts, text: message.text, blocks: message.blocks })).catch((error: unknown) => failures.push(error));
     }
+    const first = failures.find((error) => !(error instanceof PermanentFailure)) ?? failures[0];
+    if (first !== undefined) throw first;
   }
 
   async #threadReply({ approvalId, channel, ts }: ThreadReplyJob): Promise<void> {
