@@ -380,7 +380,7 @@ describe('Slack app', () => {
       expect((await service.get(approval.id))?.status).toBe('pending');
     });
 
-    it('a replayed request: the same signature and timestamp again never reaches the service', async () => {
+    it('a replayed request: the same signature and timestamp again, however spelled, never reaches the service', async () => {
       const approval = await requestApproval({ quorum: 2, approvers: [`slack:${ALICE.id}`, 'group:oncall'] });
       const { message } = await posted(approval);
       const request = click(ALICE, APPROVE_ACTION, message);
@@ -388,6 +388,12 @@ describe('Slack app', () => {
       expect((await postInteraction(h.url, request)).status).toBe(200);
       expect((await voted).votes).toHaveLength(1);
       expect((await postInteraction(h.url, request)).status).toBe(401);
+      // The same signed request spelled as Bolt would still read it, but Slack never writes.
+      const timestamp = request.headers['x-slack-request-timestamp']!;
+      const signature = request.headers['x-slack-signature']!;
+      for (const respelled of [{ 'x-slack-request-timestamp': `0${timestamp}` }, { 'x-slack-request-timestamp': `${timestamp}.0` }, { 'x-slack-signature': `${signature}=x` }]) {
+        expect((await postInteraction(h.url, { ...request, headers: { ...request.headers, ...respelled } })).status).toBe(401);
+      }
       expect(h.desk.decideCalls).toBe(1);
       expect(await service.get(approval.id)).toMatchObject({ status: 'pending', votes: [{ approver: `slack:${ALICE.id}` }] });
       // The vote shows on the message, the buttons stay for the second approver.
