@@ -32,6 +32,7 @@ const POLICY = {
     },
     stats: { action: 'allow' },
     crash: { limits: [{ counter: 'crash_rate', window: 'hour', max: 1, scope: 'grant' }] },
+    wait_for_cancel: { limits: [{ counter: 'cancel_rate', window: 'hour', max: 1, scope: 'grant' }] },
     progress: { action: 'allow' },
     log: { action: 'deny', reason: 'Logging is for humans only.' },
     elicit: { action: 'require_approval', approval: { approvers: ['web:oncall'] } },
@@ -132,6 +133,16 @@ describe('policy through the gateway', () => {
     await expect(rawCall(client, 'test__crash')).rejects.toMatchObject({ code: -32603 });
     // max is 1 per hour: only a refund lets the second call through to the (restarted) upstream.
     await expect(rawCall(client, 'test__crash')).rejects.toMatchObject({ code: -32603, message: expect.stringContaining('closed its connection') });
+  });
+
+  it('keeps the quota of a call the agent cancelled after it went upstream: cancel-and-repeat walks past no limit', async () => {
+    const cancel = new AbortController();
+    const cancelled = rawCall(client, 'test__wait_for_cancel', {}, { signal: cancel.signal });
+    await expect.poll(async () => JSON.parse(textOf(await rawCall(client, 'test__stats'))).calls.wait_for_cancel).toBe(1);
+    cancel.abort('the agent gave up');
+    await expect(cancelled).rejects.toThrow();
+    const again = await rawCall(client, 'test__wait_for_cancel');
+    expect(again._meta).toMatchObject({ 'airlock/decision': { decision: 'rate_limited', rule: '/tools/wait_for_cancel/limits/0' } });
   });
 
   it('never runs a call that needs approval while no approval service is configured', async () => {
