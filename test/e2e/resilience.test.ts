@@ -205,6 +205,26 @@ describe('upstream HTTP sessions', () => {
       await upstream.close();
     }
   });
+
+  it('retries every call that was in flight on a forgotten session, not only the first', async () => {
+    const upstream = await startHttpUpstream();
+    const gw = await startGateway({ servers: { remote: { url: upstream.url } } });
+    const client = await connectClient(`${gw.url}/mcp/remote`);
+    const texts = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    try {
+      expect(textOf(await rawCall(client, 'echo', { text: 'one' }))).toBe('one');
+      // Several rounds: a late 404 of one round's old session must not close the session its retries opened.
+      for (let round = 0; round < 3; round++) {
+        await fetch(new URL('/forget-sessions', upstream.url));
+        const echoed = await Promise.all(texts.map((text) => rawCall(client, 'echo', { text }).then(textOf, (error: Error) => error.message)));
+        expect(echoed).toEqual(texts);
+      }
+    } finally {
+      await client.close();
+      await gw.close();
+      await upstream.close();
+    }
+  });
 });
 
 describe('idle sessions', () => {

@@ -53,6 +53,17 @@ describe('airlock run (stdio downstream)', () => {
     expect(textOf(await rawCall(client, 'elicit', { message: 'sure?' }))).toContain('"answer":"ok"');
   });
 
+  it('tells the upstream only the capabilities its client declared', async () => {
+    expect(JSON.parse(textOf(await rawCall(client, 'stats'))).clientCapabilities).toEqual({ elicitation: { form: {} } });
+    const bare = new Client({ name: 'bare', version: '1.0.0' }, { capabilities: {} });
+    await bare.connect(new StdioClientTransport({ ...airlockRun(tsxCommand(TEST_UPSTREAM)), cwd: ROOT, stderr: 'pipe' }));
+    try {
+      expect(JSON.parse(textOf(await rawCall(bare, 'stats'))).clientCapabilities).toEqual({});
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('refuses a call its policy says needs approval, saying where holding calls works', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'airlock-run-'));
     const policy = join(dir, 'policy.json');

@@ -3,6 +3,7 @@ import { createGateway } from '../gateway/create-gateway.js';
 import { createLogger } from '../log/logger.js';
 import { createLimitStore } from '../limits/create-limit-store.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
+import { stdioWire } from '../proxy/downstream/stdio-wire.js';
 import { serveStdio } from '../proxy/sdk.js';
 import { readFlags } from './args.js';
 import { stopOnStdioEnd, type CliIo } from './command.js';
@@ -28,7 +29,9 @@ export async function runStdioWrapper(argv: string[], io: CliIo): Promise<number
   const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger);
   const limitStore = createLimitStore();
   const gateway = createGateway({ config, logger, policy, limitStore });
-  const handle = serveStdio(({ era }) => gateway.openStdioServer(name, era, { sampling: {}, elicitation: {}, roots: {} }), {
+  const wire = stdioWire();
+  const handle = serveStdio(({ era }) => gateway.openStdioServer(name, era, wire.declaredCapabilities()), {
+    transport: wire.transport,
     onerror: (error) => logger.debug({ err: error.message }, 'stdio error'),
   });
   const stop = async () => {

@@ -1,3 +1,4 @@
+import { interceptMessages } from '../intercept-messages.js';
 import type { Transport } from '../sdk.js';
 
 /**
@@ -7,14 +8,8 @@ import type { Transport } from '../sdk.js';
  * microtask lets every notification that arrived before a response be handled before it, as it was sent.
  */
 export function deliverInOrder<T extends Transport>(transport: T): T {
-  return new Proxy(transport, {
-    set(target, property, value: Transport['onmessage']) {
-      if (property !== 'onmessage' || value === undefined) return Reflect.set(target, property, value);
-      target.onmessage = (message, extra) => {
-        if ('id' in message && !('method' in message)) queueMicrotask(() => value(message, extra));
-        else value(message, extra);
-      };
-      return true;
-    },
+  return interceptMessages(transport, (deliver) => (message, extra) => {
+    if ('id' in message && !('method' in message)) queueMicrotask(() => deliver(message, extra));
+    else deliver(message, extra);
   });
 }

@@ -103,6 +103,9 @@ export class UpstreamLink {
   #closed = false;
   /** Downstream requests currently forwarded to this upstream, most recent last (see relayRequest). */
   readonly #inflight: ServerContext[] = [];
+  /** Requests in flight on each client, and the clients retired for an expired session (see #reset). */
+  readonly #sending = new Map<Client, number>();
+  readonly #expired = new WeakSet<Client>();
   #serverCapabilities: ServerCapabilities | undefined;
   #instructions: string | undefined;
   /** How the client settles its protocol; a legacy link that found a 2026-only upstream keeps that verdict. */
@@ -351,19 +354,34 @@ export class UpstreamLink {
 
   /** `held` replaces the request's own signal and progress target for a call that may outlive the request. */
   async #attempt(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, held?: HeldAttempt) {
+    const client = await this.connect();
     try {
-      return await this.#send(method, params, ctx, timeoutMs, held);
+      return await this.#send(client, method, params, ctx, timeoutMs, held);
     } catch (error) {
       if (!isSessionExpired(error)) throw error;
-      // The upstream forgot our HTTP session (restart, expiry): open a new one and try once more.
-      this.#options.logger.info({ upstream: this.name }, 'upstream session expired; reconnecting');
-      await this.#reset();
-      return await this.#send(method, params, ctx, timeoutMs, held);
+      // The upstream forgot our HTTP session (restart, expiry), so it did not process the request: try once more
+      // on a new session, which the first of the calls that were in flight on the old one opens.
+      await this.#reset(client);
+      return await this.#send(await this.connect(), method, params, ctx, timeoutMs, held);
     }
   }
 
-  async #send(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, held: HeldAttempt | undefined) {
-    const client = await this.connect();
+  async #send(client: Client, method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, held: HeldAttempt | undefined) {
+    this.#sending.set(client, (this.#sending.get(client) ?? 0) + 1);
+    try {
+      return await this.#forward(client, method, params, ctx, timeoutMs, held);
+    } finally {
+      const left = (this.#sending.get(client) ?? 1) - 1;
+      if (left > 0) this.#sending.set(client, left);
+      else {
+        this.#sending.delete(client);
+        // The last call on a retired session has its answer: nothing needs that client any more.
+        if (this.#expired.has(client)) void client.close().catch(() => undefined);
+      }
+    }
+  }
+
+  async #forward(client: Client, method: string, params: Record<string, unknown> | undefined, ctx: ServerContext | undefined, timeoutMs: number, held: HeldAttempt | undefined) {
     const { params: stripped, progressToken } = splitProgressToken(params);
     const upstreamParams = withLogLevel(ctx ? withModernMaterial(stripped, ctx) : stripped, this.#options.era === 'legacy' ? this.#logLevel : undefined);
     const relayed: Promise<void>[] = [];
@@ -420,11 +438,19 @@ export class UpstreamLink {
     if (client) await client.notification(notification);
   }
 
-  async #reset(): Promise<void> {
-    const client = this.#client;
+  /**
+   * Retires a client whose session the upstream forgot. Only the current one: a late 404 from a retired session
+   * must not close the new one under the calls already retried on it. Calls still in flight on the old session
+   * keep it open until each has the upstream's own answer (a 404 too, retried, or a result): closing it under them
+   * would fail calls the upstream may have run with a connection error, which cannot be retried safely.
+   */
+  async #reset(client: Client): Promise<void> {
+    if (this.#client !== client) return;
+    this.#options.logger.info({ upstream: this.name }, 'upstream session expired; reconnecting');
     this.#client = undefined;
-    await client?.close().catch(() => undefined);
     this.#retryAt = 0;
+    this.#expired.add(client);
+    if (!this.#sending.has(client)) await client.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -433,6 +459,8 @@ export class UpstreamLink {
     this.#client = undefined;
     await this.#listening?.close().catch(() => undefined);
     await client?.close().catch(() => undefined);
+    const retired = [...this.#sending.keys()].filter((held) => this.#expired.has(held));
+    await Promise.all(retired.map((held) => held.close().catch(() => undefined)));
   }
 
   /**
