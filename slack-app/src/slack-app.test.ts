@@ -391,7 +391,12 @@ describe('Slack app', () => {
       // The same signed request spelled as Bolt would still read it, but Slack never writes.
       const timestamp = request.headers['x-slack-request-timestamp']!;
       const signature = request.headers['x-slack-signature']!;
-      for (const respelled of [{ 'x-slack-request-timestamp': `0${timestamp}` }, { 'x-slack-request-timestamp': `${timestamp}.0` }, { 'x-slack-signature': `${signature}=x` }]) {
+      const respellings: Record<string, string>[] = [
+        { 'x-slack-request-timestamp': `0${timestamp}` },
+        { 'x-slack-request-timestamp': `${timestamp}.0` },
+        { 'x-slack-signature': `${signature}=x` },
+      ];
+      for (const respelled of respellings) {
         expect((await postInteraction(h.url, { ...request, headers: { ...request.headers, ...respelled } })).status).toBe(401);
       }
       expect(h.desk.decideCalls).toBe(1);
