@@ -56,13 +56,14 @@ export async function startHttpUpstream(
 
 export async function connectClient(
   url: string,
-  options: { capabilities?: Record<string, unknown>; modern?: boolean } = {},
+  options: { capabilities?: Record<string, unknown>; modern?: boolean; apiKey?: string } = {},
 ): Promise<Client> {
   const client = new Client(
     { name: 'e2e', version: '1.0.0' },
     { capabilities: options.capabilities ?? {}, ...(options.modern ? { versionNegotiation: { mode: 'auto' as const } } : {}) },
   );
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  const headers = options.apiKey === undefined ? undefined : { authorization: `Bearer ${options.apiKey}` };
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : undefined));
   return client;
 }
 

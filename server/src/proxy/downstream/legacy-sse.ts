@@ -29,7 +29,17 @@ export class LegacySseSessions {
   async connect(view: string, res: ServerResponse): Promise<void> {
     const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
     const everything = { capabilities: { sampling: {}, elicitation: { form: {} }, roots: { listChanged: true } } };
-    const opened = await this.open(view, everything, () => transport.sessionId);
+    // Opening connects every upstream (spawning stdio children, for up to the connect timeout), and the transport
+    // hears of the stream closing only once started: a client that leaves meanwhile must be noticed here.
+    let left = false;
+    const leave = () => (left = true);
+    res.once('close', leave);
+    const opened = await this.open(view, everything, () => transport.sessionId).finally(() => res.off('close', leave));
+    if (left) {
+      await opened.close();
+      this.logger.debug({ view, transport: 'sse' }, 'client left while its session was opening; closed it');
+      return;
+    }
     this.#sessions.set(transport.sessionId, { transport, opened });
     transport.onclose = () => void this.#close(transport.sessionId);
     await opened.server.connect(transport);

@@ -97,6 +97,24 @@ describe('FastPostTransport', () => {
     expect((await call(client, 'elicit', { message: 'answer?' })).content[0]!.text).toBe('elicited: {"action":"accept","content":{"answer":"forty-two"}}');
   });
 
+  it('says which request an upstream request arrived within, by the relatedRequestId that request was sent with', async () => {
+    const fast = new FastPostTransport(sse.url);
+    const client = await connect(deliverInOrder(fast));
+    const asked: [unknown, unknown][] = [];
+    client.fallbackRequestHandler = async (request) => {
+      asked.push([request.params?.message, fast.relatedRequestOf(request.id)]);
+      return { action: 'accept', content: {} };
+    };
+    await Promise.all([
+      call(client, 'elicit', { message: 'later', delayMs: 100 }, { relatedRequestId: 'first' }),
+      call(client, 'elicit', { message: 'at once' }, { relatedRequestId: 'second' }),
+    ]);
+    expect(asked).toEqual([
+      ['at once', 'second'],
+      ['later', 'first'],
+    ]);
+  });
+
   it('reads JSON answers, results and errors alike', async () => {
     const client = await connect(deliverInOrder(new FastPostTransport(json.url)));
     expect(await call(client, 'echo', { text: 'as json' })).toEqual({ content: [{ type: 'text', text: 'as json', 'x-vendor': { kept: true } }], 'x-result-extra': 42 });

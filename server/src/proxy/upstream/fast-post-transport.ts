@@ -6,6 +6,7 @@ import { urlToHttpOptions } from 'node:url';
 import {
   type JSONRPCMessage,
   PROTOCOL_VERSION_META_KEY,
+  type RequestId,
   ProtocolErrorCode,
   SdkError,
   SdkErrorCode,
@@ -54,6 +55,8 @@ export class FastPostTransport implements Transport {
   private readonly closing = new AbortController();
   private readonly limit: MessageLimit | undefined;
   private protocolVersion: string | undefined;
+  /** Upstream requests that arrived on the SSE answer of one of our requests, and that request's relatedRequestId. */
+  private readonly askedWithin = new Map<RequestId, RequestId>();
 
   readonly hasPerRequestStream = true;
   onclose?: () => void;
@@ -80,6 +83,16 @@ export class FastPostTransport implements Transport {
     this.inner.onmessage = (message) => this.onmessage?.(message);
     this.inner.onerror = (error) => this.onerror?.(error);
     this.inner.onclose = () => this.onclose?.();
+  }
+
+  /**
+   * The relatedRequestId our request was sent with, if the upstream request `id` arrived on its SSE answer (the
+   * spec's way of saying which request it belongs to, mcp-protocol.md §2.5). Asked once, by its handler.
+   */
+  relatedRequestOf(id: RequestId): RequestId | undefined {
+    const related = this.askedWithin.get(id);
+    this.askedWithin.delete(id);
+    return related;
   }
 
   get sessionId(): string | undefined {
@@ -208,6 +221,7 @@ export class FastPostTransport implements Transport {
   private readEvents(body: Readable, message: JSONRPCMessage, options: TransportSendOptions | undefined): void {
     let lastEventId: string | undefined;
     let answered = false;
+    const asked: RequestId[] = [];
     // An event is checked while it arrives, in characters (the parser's unit; never more than its bytes), and in
     // UTF-8 bytes once whole, which only an event of more than a third of the limit in characters costs a count.
     // Dropping destroys the body: the rest of the chunk being parsed is ignored, and the request is answered with
@@ -229,6 +243,10 @@ export class FastPostTransport implements Transport {
       try {
         const received = toJsonRpcMessage(JSON.parse(event.data));
         if (!('method' in received)) answered = true;
+        else if ('id' in received && options?.relatedRequestId !== undefined) {
+          this.askedWithin.set(received.id, options.relatedRequestId);
+          asked.push(received.id);
+        }
         this.onmessage?.(received);
       } catch (error) {
         this.onerror?.(error as Error);
@@ -239,6 +257,8 @@ export class FastPostTransport implements Transport {
       if (!body.destroyed && parser.pending > maxBytes) drop();
     });
     finished(body, (error) => {
+      // What no handler asked about (a ping the SDK answers itself) is forgotten, once handlers have run.
+      if (asked.length > 0) setImmediate(() => asked.forEach((id) => this.askedWithin.delete(id)));
       if (this.abortReason(options?.requestSignal) !== undefined) return;
       if (error) this.onerror?.(new Error(`SSE stream disconnected: ${error}`));
       if (lastEventId === undefined || answered) {

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 import { formatDuration } from '../../util/duration.js';
 import { CLIENT_CAPABILITIES_META_KEY, type ClientCapabilities, ProtocolError, ProtocolErrorCode, type Result, type ServerContext } from '../sdk.js';
+import { callerOf } from './caller.js';
 import { HeldStateSeal } from './held-state.js';
 import { assertAnswerable } from './input-required.js';
 
@@ -33,11 +34,18 @@ export interface HeldAttempt {
   signal: AbortSignal;
   /** Relays upstream progress to the request now driving the call, under that request's own token. */
   progress(progress: Record<string, unknown>): Promise<void>;
+  /**
+   * Puts a question the upstream asked within this call to the request driving it; undefined when none does (the
+   * client has not come back yet).
+   */
+  ask(request: { method: string; params?: Record<string, unknown> }): Promise<Result> | undefined;
 }
 
 interface HeldCall {
   readonly id: string;
   readonly method: string;
+  /** Who started it (callerOf). */
+  readonly caller: string;
   /** Who may continue it: the caller's grant and the request it answers. */
   readonly binding: string;
   readonly outcome: Promise<Result>;
@@ -71,10 +79,14 @@ export class SuspendedCalls {
   start(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext, send: (attempt: HeldAttempt) => Promise<Result>): Promise<Result> {
     const abort = new AbortController();
     // Progress can only arrive once the call exists: sending starts with an await.
-    const outcome = send({ signal: abort.signal, progress: (progress) => relayProgress(call, progress) });
+    const outcome = send({
+      signal: abort.signal,
+      progress: (progress) => relayProgress(call, progress),
+      ask: (request) => (call.driver ? this.#question(call, request) : undefined),
+    });
     // Nobody awaits a held call's outcome until the client comes back; its failure must not go unhandled meanwhile.
     outcome.catch(() => undefined);
-    const call: HeldCall = { id: randomUUID(), method, binding: bindingOf(method, params, ctx), outcome, abort, questions: [], asks: 0, expiresAt: 0 };
+    const call: HeldCall = { id: randomUUID(), method, caller: callerOf(ctx), binding: bindingOf(method, params, ctx), outcome, abort, questions: [], asks: 0, expiresAt: 0 };
     return this.#drive(call, ctx, params);
   }
 
@@ -93,14 +105,22 @@ export class SuspendedCalls {
   }
 
   /**
-   * Routes a question from the upstream to the call it belongs to. A 2025 upstream does not say which call asks,
-   * so it is the call the most recent downstream request drives, or the only call being driven. Undefined when
-   * no call can take it: a held call has no request to carry a question until its client comes back.
+   * Routes a question from the upstream to the call `related` drives, or else to the only call being driven if
+   * the same caller drives it (`related` may be a request that starts no held call, a tools/list beside the call).
+   * Undefined when no call can take it: a held call has no request to carry a question until its client comes back.
    */
-  ask(related: ServerContext | undefined, request: { method: string; params?: Record<string, unknown> }): Promise<Result> | undefined {
+  ask(related: ServerContext, request: { method: string; params?: Record<string, unknown> }): Promise<Result> | undefined {
     const only = this.#driving.size === 1 ? [...this.#driving.values()][0] : undefined;
-    const call = (related && this.#driving.get(related)) ?? only;
-    if (!call) return undefined;
+    const call = this.#driving.get(related) ?? (only?.caller === callerOf(related) ? only : undefined);
+    return call && this.#question(call, request);
+  }
+
+  /** The callers of the calls waiting for their client to come back: their upstream calls are still running. */
+  waitingCallers(): string[] {
+    return [...this.#held.values()].map((call) => call.caller);
+  }
+
+  #question(call: HeldCall, request: { method: string; params?: Record<string, unknown> }): Promise<Result> {
     return new Promise<Result>((answer, fail) => {
       call.asks += 1;
       call.questions.push({ key: `input-${call.asks}`, ...request, answer, fail });
@@ -188,5 +208,5 @@ async function relayProgress(call: HeldCall, progress: Record<string, unknown>):
 }
 
 function bindingOf(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext): string {
-  return JSON.stringify([ctx.http?.authInfo?.clientId ?? '', method, params?.name ?? params?.uri ?? null]);
+  return JSON.stringify([callerOf(ctx), method, params?.name ?? params?.uri ?? null]);
 }

@@ -1,16 +1,19 @@
 import type { Logger } from '../../log/logger.js';
 import type { UpstreamConfig } from '../../config/schema.js';
-import { getDefaultEnvironment, SSEClientTransport, StdioClientTransport, type Transport } from '../sdk.js';
+import { getDefaultEnvironment, type RequestId, SSEClientTransport, StdioClientTransport, type Transport } from '../sdk.js';
 import { boundedFetch } from './bounded-fetch.js';
 import { FastPostTransport, type MessageLimit } from './fast-post-transport.js';
 import { deliverInOrder } from './ordered-transport.js';
 import { parseByteSize } from '../../util/byte-size.js';
 
+/** A transport that may know which of our requests an upstream request was sent within (see FastPostTransport). */
+export type UpstreamTransport = Transport & Partial<Pick<FastPostTransport, 'relatedRequestOf'>>;
+
 /**
  * Builds the client transport for one upstream from its config: a stdio child, Streamable HTTP or legacy SSE.
  * `dropped` hears of each message over HTTP larger than the upstream's maxMessageSize, which the transport drops.
  */
-export function createUpstreamTransport(name: string, config: UpstreamConfig, logger: Logger, dropped?: () => void): Transport {
+export function createUpstreamTransport(name: string, config: UpstreamConfig, logger: Logger, dropped?: () => void): UpstreamTransport {
   return deliverInOrder(createRawTransport(name, config, logger, dropped));
 }
 
@@ -19,7 +22,7 @@ export function messageLimit(name: string, config: UpstreamConfig): MessageLimit
   return { maxBytes: parseByteSize(config.maxMessageSize), upstream: `Upstream "${name}"`, setting: `servers.${name}.maxMessageSize (${config.maxMessageSize})` };
 }
 
-function createRawTransport(name: string, config: UpstreamConfig, logger: Logger, dropped?: () => void): Transport {
+function createRawTransport(name: string, config: UpstreamConfig, logger: Logger, dropped?: () => void): UpstreamTransport {
   if (config.command !== undefined) {
     const transport = new StdioClientTransport({
       command: config.command,

@@ -26,12 +26,14 @@ import {
   passthrough,
   ProtocolError,
   ProtocolErrorCode,
+  type RequestId,
   type Result,
   type ServerCapabilities,
   type ServerContext,
   type SubscriptionFilter,
   type VersionNegotiationOptions,
 } from '../sdk.js';
+import { callerOf } from './caller.js';
 import { fulfilInputRequired, type InputRound, isInputRequired } from './input-required.js';
 import type { HeldStateSeal } from './held-state.js';
 import { type HeldAttempt, SuspendedCalls } from './suspended-calls.js';
@@ -106,6 +108,12 @@ export class UpstreamLink {
   /** Requests in flight on each client, and the clients retired for an expired session (see #reset). */
   readonly #sending = new Map<Client, number>();
   readonly #expired = new WeakSet<Client>();
+  /**
+   * What each upstream request in flight was sent for, by the relatedRequestId it was sent with: an HTTP upstream's
+   * question arrives on the answer stream of the request it belongs to, and the transport reports that id.
+   */
+  readonly #origins = new Map<RequestId, ServerContext | HeldAttempt>();
+  #nextOrigin = 0;
   #serverCapabilities: ServerCapabilities | undefined;
   #instructions: string | undefined;
   /** How the client settles its protocol; a legacy link that found a 2026-only upstream keeps that verdict. */
@@ -252,7 +260,6 @@ export class UpstreamLink {
   async #connectWith(negotiation: VersionNegotiationOptions): Promise<Client> {
     const { name, config, logger } = this.#options;
     const client = new Client(this.#options.clientInfo, { capabilities: this.#declaredCapabilities(), versionNegotiation: negotiation });
-    client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, ctx.mcpReq.signal);
     // The SDK's stdio transport closes itself on a line longer than its buffer; the calls it fails should say so.
     const { setting } = messageLimit(name, config);
     client.onerror = (error) => {
@@ -268,8 +275,10 @@ export class UpstreamLink {
       this.#closedBecause = `it sent a message larger than ${setting}`;
       void client.close();
     };
+    const transport = createUpstreamTransport(name, config, logger, dropped);
+    client.fallbackRequestHandler = (request, ctx) => this.#relayRequest(request, transport.relatedRequestOf?.(request.id), ctx.mcpReq.signal);
     try {
-      if ((await this.#withinConnectTimeout(client.connect(createUpstreamTransport(name, config, logger, dropped)))) === TIMED_OUT) {
+      if ((await this.#withinConnectTimeout(client.connect(transport))) === TIMED_OUT) {
         throw new Error(`no answer to initialize within ${formatDuration(this.#options.connectTimeoutMs)}`);
       }
       return client;
@@ -386,26 +395,36 @@ export class UpstreamLink {
     const upstreamParams = withLogLevel(ctx ? withModernMaterial(stripped, ctx) : stripped, this.#options.era === 'legacy' ? this.#logLevel : undefined);
     const relayed: Promise<void>[] = [];
     const headers = ctx ? mirroredParamHeaders(ctx) : undefined;
-    const result = await client.request({ method, params: upstreamParams }, passthrough, {
-      // A 2026 upstream's input_required comes back to us as a value, for the downstream client to fulfil.
-      allowInputRequired: true,
-      ...(headers ? { headers } : {}),
-      signal: held?.signal ?? ctx?.mcpReq.signal,
-      timeout: timeoutMs,
-      resetTimeoutOnProgress: true,
-      // The upstream client only routes progress for tokens it minted itself, so we let it mint one and put
-      // the downstream's own token back on each notification.
-      onprogress: held
-        ? (progress) => void relayed.push(held.progress(progress))
-        : progressToken === undefined || ctx === undefined
-          ? undefined
-          : (progress) => {
-              relayed.push(ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined));
-            },
-    });
-    // Progress must reach the client before the result does: after the result its stream is gone.
-    await Promise.all(relayed);
-    return result;
+    // FastPostTransport says which of our requests an upstream question arrived within by the relatedRequestId the
+    // request was sent with; the SDK's client transports ignore it.
+    const relatedRequestId = this.#nextOrigin++;
+    const origin = held ?? ctx;
+    if (origin) this.#origins.set(relatedRequestId, origin);
+    try {
+      const result = await client.request({ method, params: upstreamParams }, passthrough, {
+        // A 2026 upstream's input_required comes back to us as a value, for the downstream client to fulfil.
+        allowInputRequired: true,
+        ...(headers ? { headers } : {}),
+        relatedRequestId,
+        signal: held?.signal ?? ctx?.mcpReq.signal,
+        timeout: timeoutMs,
+        resetTimeoutOnProgress: true,
+        // The upstream client only routes progress for tokens it minted itself, so we let it mint one and put
+        // the downstream's own token back on each notification.
+        onprogress: held
+          ? (progress) => void relayed.push(held.progress(progress))
+          : progressToken === undefined || ctx === undefined
+            ? undefined
+            : (progress) => {
+                relayed.push(ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined));
+              },
+      });
+      // Progress must reach the client before the result does: after the result its stream is gone.
+      await Promise.all(relayed);
+      return result;
+    } finally {
+      this.#origins.delete(relatedRequestId);
+    }
   }
 
   /** Whether this is a 2025 session's link that speaks 2026 to its upstream (see #translate). */
@@ -466,14 +485,36 @@ export class UpstreamLink {
   /**
    * An upstream request (sampling, elicitation, roots) is sent on the stream of the downstream call that caused
    * it. Without that relation it would go to the standalone GET stream, which a client may never open, and be
-   * dropped silently (mcp-protocol.md §2.5). The SDK's client transport does not say which call a message
-   * belongs to, so the most recent call in flight on this link is taken; one link serves one downstream session.
+   * dropped silently (mcp-protocol.md §2.5). An HTTP upstream's request that arrived on the answer stream of one of
+   * our requests belongs to that request's call (`relatedId`, from FastPostTransport). Any other (stdio, legacy SSE,
+   * the GET stream) says nothing of its call, so it goes with the most recent call in flight, but only while every
+   * call outstanding here is one caller's: a modern link serves every 2026 client, and a guess could hand one
+   * client's question to another and its answer back. Otherwise the upstream hears that nobody can be asked.
    */
-  async #relayRequest(request: JSONRPCRequest, signal: AbortSignal): Promise<Result> {
+  async #relayRequest(request: JSONRPCRequest, relatedId: RequestId | undefined, signal: AbortSignal): Promise<Result> {
     const outbound = { method: request.method, params: request.params as Record<string, unknown> | undefined };
-    const related = this.#inflight.at(-1);
+    const origin = relatedId === undefined ? undefined : this.#origins.get(relatedId);
+    if (origin && !('mcpReq' in origin)) {
+      const asked = origin.ask(outbound);
+      if (asked) return asked;
+      throw new ProtocolError(
+        ProtocolErrorCode.InternalError,
+        `Cannot relay ${request.method}: the call it was sent within is held until its client answers what upstream "${this.name}" asked before`,
+      );
+    }
+    let related = origin;
+    if (!related) {
+      const { calls, callers } = this.#outstanding();
+      if (callers > 1) {
+        throw new ProtocolError(
+          ProtocolErrorCode.InternalError,
+          `Cannot relay ${request.method}: Airlock cannot tell which of the ${calls} calls in flight on upstream "${this.name}" it belongs to (they are different clients'); send it on the response stream of the call it belongs to`,
+        );
+      }
+      related = this.#inflight.at(-1);
+    }
     // A 2026 client cannot be sent a request: the question goes back in an input_required result instead.
-    const held = this.#options.era === 'modern' ? this.#held.ask(related, outbound) : undefined;
+    const held = this.#options.era === 'modern' && related ? this.#held.ask(related, outbound) : undefined;
     if (held) return held;
     if (related) return related.mcpReq.send(outbound, passthrough, { signal, timeout: RELAY_TIMEOUT_MS });
     const downstream = this.#options.downstream;
@@ -481,8 +522,19 @@ export class UpstreamLink {
     throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `No downstream client to relay ${request.method} to`);
   }
 
+  /** The upstream calls outstanding here (forwarded now, or held for their client to come back) and whose they are. */
+  #outstanding(): { calls: number; callers: number } {
+    const callers = [...this.#inflight.map(callerOf), ...this.#held.waitingCallers()];
+    return { calls: callers.length, callers: new Set(callers).size };
+  }
+
   async #relayNotification(notification: Notification): Promise<void> {
     const related = notification.method === 'notifications/message' ? this.#inflight.at(-1) : undefined;
+    // A log message goes with the call it concerns, which it does not name: on the same terms as a request.
+    if (related && this.#outstanding().callers > 1) {
+      this.#options.logger.debug({ upstream: this.name }, 'log message not relayed: calls of different clients are in flight and it does not say whose it concerns');
+      return;
+    }
     try {
       if (related) await related.mcpReq.notify(notification);
       else await this.#options.downstream?.notify(notification);
