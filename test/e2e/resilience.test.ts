@@ -274,6 +274,20 @@ describe('configuration errors', () => {
     expect(stderr).toContain('servers.github.command: required');
     expect(stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('makes airlock serve exit 78 on a wrong policy too, naming the problem', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-config-'));
+    const path = join(dir, 'airlock.config.json');
+    await writeFile(join(dir, 'policy.json'), JSON.stringify({ version: '1', default: 'maybe' }));
+    await writeFile(path, JSON.stringify({ servers: {}, policy: 'policy.json' }));
+    const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AIRLOCK_DATA_DIR: dir } });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(78);
+    expect(stderr).toContain('default: must be one of "allow", "deny", "require_approval" (got "maybe")');
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
 });
 
 function isAlive(pid: number): boolean {

@@ -64,6 +64,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = error instanceof AirlockError ? error.message : `unexpected error: ${(error as Error)?.stack ?? String(error)}`;
     io.stderr(`airlock: ${message}`);
-    process.exitCode = error instanceof AirlockError && error.code === 'CONFIG_INVALID' ? 78 : 1;
+    // 78 (EX_CONFIG): the config or the policy it names is wrong, which a restart alone will not fix.
+    process.exitCode = error instanceof AirlockError && (error.code === 'CONFIG_INVALID' || error.code === 'POLICY_INVALID') ? 78 : 1;
   },
 );
