@@ -2,6 +2,7 @@
  * The composition root: the one place that reads the config and wires upstream links, routers, the pipeline
  * and the HTTP endpoints together. Nothing else constructs these parts.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 
 import type { RequestHandler } from 'express';
@@ -22,6 +23,7 @@ import { buildStages } from '../pipeline/stages.js';
 import { limitsStage } from '../pipeline/limits-stage.js';
 import { policyStage, type PolicySource } from '../pipeline/policy-stage.js';
 import type { LimitStore } from '../limits/limit-store.js';
+import { MemoryLimitStore } from '../limits/memory-limit-store.js';
 import { isHidden } from '../policy/index.js';
 import { callerFromAuth } from './grant-auth.js';
 import { createAggregateRouter } from '../proxy/aggregate-router.js';
@@ -33,6 +35,7 @@ import { createModernArm, type ModernHandler } from '../proxy/downstream/modern-
 import { ParamHeaderCache } from '../proxy/downstream/param-header-cache.js';
 import { KEEP_ALIVE_SWEEP_MS } from '../proxy/downstream/session-transport.js';
 import { paramHeaderLookup } from '../proxy/param-header-lookup.js';
+import { RoundStates } from '../proxy/round-states.js';
 import type { Router } from '../proxy/router.js';
 import { passthrough, type ClientCapabilities, type Server, type ServerCapabilities } from '../proxy/sdk.js';
 import { createSingleRouter } from '../proxy/single-router.js';
@@ -69,8 +72,9 @@ export interface GatewayOptions {
   /** The review console (sign-in, pages, audit and policy API); needs `approvals`. */
   console?: { db: Db; /** the built pages; default: the installation's web/dist */ webDir?: string };
   /**
-   * The 32-byte key sealing the requestState of held calls. Instances that share it (and know each other's
-   * `listen.internalUrl`) continue each other's held calls; without one, a random key serves this process only.
+   * The 32-byte key sealing the requestState Airlock hands 2026 clients: of held calls, and of a 2026 upstream's
+   * input rounds. Instances that share it (and, for held calls, know each other's `listen.internalUrl`) continue
+   * each other's calls; without one, a random key serves this process only.
    */
   heldStateKey?: Buffer;
 }
@@ -98,7 +102,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const policy = options.policy;
   const approvals = options.approvals;
   const annotations = new ToolAnnotationsCache();
-  const heldStates = new HeldStateSeal(options.heldStateKey);
+  const stateKey = options.heldStateKey ?? randomBytes(32);
+  const heldStates = new HeldStateSeal(stateKey);
   const policyVersion = () => policy?.current()?.version;
   const approval = approvals
     ? approvalStage({
@@ -127,6 +132,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     ]),
     annotations,
     paramHeaders: new ParamHeaderCache(clock),
+    // Each round state is claimed once where limits are counted, so every instance sees the claim (in Redis when
+    // scaled); a gateway without limits claims in its own memory.
+    rounds: new RoundStates(stateKey, clock, options.limitStore ?? new MemoryLimitStore({ clock })),
     // tools/list and tools/call ask the same policy, so a listed tool is never answered as unknown.
     isVisible: (server, tool) => {
       const current = policy?.current();

@@ -6,7 +6,10 @@ import { randomUUID } from 'node:crypto';
 
 import { runPipeline, type PipelineObserver } from '../pipeline/run-pipeline.js';
 import type { CallContext, Caller, Stage, ToolCall } from '../pipeline/tool-call.js';
+import { RoundStates, withRequestState } from './round-states.js';
 import type { Result, ServerContext } from './sdk.js';
+import { HeldStateSeal } from './upstream/held-state.js';
+import { isInputRequired } from './upstream/input-required.js';
 import type { UpstreamLink } from './upstream/upstream-link.js';
 import type { ToolAnnotationsCache } from '../route/tool-annotations.js';
 import type { ParamHeaderCache } from './downstream/param-header-cache.js';
@@ -21,6 +24,8 @@ export interface ToolCallDeps {
   annotations?: ToolAnnotationsCache;
   /** Learns the SEP-2243 header rules of listed tools, which the 2026 arm checks calls against. */
   paramHeaders?: ParamHeaderCache;
+  /** Seals a 2026 upstream's input_required rounds into one admitted call (round-states.ts). */
+  rounds: RoundStates;
 }
 
 export async function callTool(
@@ -43,11 +48,28 @@ export async function callTool(
   };
   const context: CallContext = { mcp, links, approvalAvailable: deps.approvalAvailable };
   const link = links.get(call.server);
-  // A 2026 client answering what the upstream asked mid-call continues the call the pipeline admitted.
+  const state = mcp.mcpReq.requestState();
+  if (link && RoundStates.marks(state)) {
+    // A 2026 client answering what a 2026 upstream asked: the round continues the call admitted at its first request.
+    const round = await deps.rounds.unwrap(state, call);
+    const admitted = { ...call, callId: round.callId };
+    const continued: CallContext = { ...context, mcp: withRequestState(mcp, round.upstreamState), ...(round.approvalId !== undefined ? { approvalId: round.approvalId } : {}) };
+    return sealRound(deps, admitted, continued, await continueCall(deps, link, admitted, continued));
+  }
+  // A 2026 client answering what a 2025 upstream asked continues the call held since (SuspendedCalls).
   if (link?.continues(mcp)) return continueCall(deps, link, call, context);
   const outcome = await runPipeline(deps.stages, call, context, deps.observer);
   if (outcome.kind === 'error') throw outcome.error;
-  return outcome.result;
+  return sealRound(deps, call, context, outcome.result);
+}
+
+/**
+ * A 2026 upstream's question goes back to the client with a round state in place of the upstream's own, so the
+ * retry can be recognised as this call. A call held for a 2025 upstream already carries a state of ours.
+ */
+function sealRound(deps: ToolCallDeps, call: ToolCall, context: CallContext, result: Result): Result {
+  if (!isInputRequired(result) || HeldStateSeal.marks(result.requestState)) return result;
+  return deps.rounds.wrap(result, call, context.approvalId);
 }
 
 async function continueCall(deps: ToolCallDeps, link: UpstreamLink, call: ToolCall, context: CallContext): Promise<Result> {

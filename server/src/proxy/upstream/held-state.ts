@@ -4,13 +4,12 @@
  * retry may reach any instance; the one it reaches reads where the call is held and passes the request there
  * (forward-to-holder.ts). The client can neither read the holder's internal address nor forge or alter a state.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { AirlockError } from '../../errors/airlock-error.js';
+import { openText, sealText } from '../../util/sealed-text.js';
 
 const PREFIX = 'airlock-held.';
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 export interface HeldState {
   callId: string;
@@ -38,27 +37,16 @@ export class HeldStateSeal {
   }
 
   seal(callId: string): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
-    const plain = JSON.stringify(this.holder === undefined ? [callId] : [callId, this.holder]);
-    const sealed = Buffer.concat([iv, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-    return PREFIX + sealed.toString('base64url');
+    return PREFIX + sealText(this.#key, JSON.stringify(this.holder === undefined ? [callId] : [callId, this.holder]));
   }
 
   /** What a state says, or undefined for one this deployment did not issue (forged, altered, another key). */
   open(state: string): HeldState | undefined {
     if (!HeldStateSeal.marks(state)) return undefined;
-    const sealed = Buffer.from(state.slice(PREFIX.length), 'base64url');
-    if (sealed.length <= IV_BYTES + TAG_BYTES) return undefined;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', this.#key, sealed.subarray(0, IV_BYTES));
-      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-      const plain = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
-      const [callId, holder] = JSON.parse(plain) as [string, string?];
-      return holder === undefined ? { callId } : { callId, holder };
-    } catch {
-      return undefined;
-    }
+    const plain = openText(this.#key, state.slice(PREFIX.length));
+    if (plain === undefined) return undefined;
+    const [callId, holder] = JSON.parse(plain) as [string, string?];
+    return holder === undefined ? { callId } : { callId, holder };
   }
 
   /** The instance that holds the call a request continues, when that is another instance than this one. */
