@@ -14,8 +14,7 @@ import { createLimitStore } from '../limits/create-limit-store.js';
 import { createLogger } from '../log/logger.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { systemClock } from '../util/clock.js';
-import { readFlags } from './args.js';
-import type { CliIo } from './command.js';
+import { parseCommandLine, type CliIo } from './command.js';
 
 /**
  * `airlock serve`: the composition of everything a running gateway has — storage, policy, limits, approvals,
@@ -23,8 +22,8 @@ import type { CliIo } from './command.js';
  * closes sessions and upstreams, and flushes the audit log before exiting.
  */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
-  const { flags } = readFlags(argv);
-  const config = await loadConfigFile(flags.get('config') ?? 'airlock.config.json');
+  const { values } = parseCommandLine(argv, { config: { type: 'string' } });
+  const config = await loadConfigFile(values.config ?? 'airlock.config.json');
   let slackSettings;
   try {
     slackSettings = resolveSlackSettings(config.slack);
