@@ -60,3 +60,35 @@ describe('sizes', () => {
     );
   });
 });
+
+describe('durations', () => {
+  const servers = { a: { command: 'x' } };
+  const problems = (raw: Record<string, unknown>) => {
+    try {
+      parseConfig({ servers, ...raw }, 'c.json', {});
+    } catch (error) {
+      return (error as { details?: unknown }).details;
+    }
+    return [];
+  };
+
+  it('refuses one longer than a timer holds (setTimeout would fire at once), naming the path and the maximum', () => {
+    expect(problems({ servers: { a: { command: 'x', timeout: '30d' } }, approvals: { syncCap: 2_200_000 } })).toEqual([
+      'servers.a.timeout: "30d" is longer than the maximum of 2147483647ms (about 24.8 days)',
+      'approvals.syncCap: 2200000 is longer than the maximum of 2147483647ms (about 24.8 days)',
+    ]);
+    expect(parseConfig({ servers: { a: { command: 'x', timeout: '24d' } } }, 'c.json', {}).servers.a!.timeout).toBe(24 * 86_400_000);
+  });
+
+  it('refuses 0 where it means nothing, and takes approvals.syncCap 0 (answer at once that the call awaits approval)', () => {
+    expect(
+      problems({ servers: { a: { command: 'x', timeout: 0 } }, sessions: { idleTimeout: '0s' }, upstreams: { connectTimeout: '0ms' }, approvals: { heartbeat: 0 } }),
+    ).toEqual([
+      'servers.a.timeout: must be longer than 0',
+      'sessions.idleTimeout: must be longer than 0',
+      'upstreams.connectTimeout: must be longer than 0',
+      'approvals.heartbeat: must be longer than 0',
+    ]);
+    expect(parseConfig({ servers, approvals: { syncCap: 0 } }, 'c.json', {}).approvals.syncCap).toBe(0);
+  });
+});
