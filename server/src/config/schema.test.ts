@@ -92,3 +92,18 @@ describe('durations', () => {
     expect(parseConfig({ servers, approvals: { syncCap: 0 } }, 'c.json', {}).approvals.syncCap).toBe(0);
   });
 });
+
+describe('AIRLOCK_PORT', () => {
+  const raw = { listen: { port: 8787 }, servers: { a: { command: 'x' } } };
+
+  it('is unset when empty, and otherwise a port from 1 to 65535 in plain digits', () => {
+    expect(parseConfig(raw, 'c.json', { AIRLOCK_PORT: '' }).listen.port).toBe(8787);
+    expect(parseConfig(raw, 'c.json', { AIRLOCK_PORT: '65535' }).listen.port).toBe(65535);
+  });
+
+  it.each([' ', '0', '0x1F90', '80a', '1e3', '65536', '-1', '8080 '])('refuses %j, naming AIRLOCK_PORT and its value rather than listen.port', (value) => {
+    expect(() => parseConfig(raw, 'c.json', { AIRLOCK_PORT: value })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', details: [`AIRLOCK_PORT: must be a port number from 1 to 65535 (got ${JSON.stringify(value)})`] }),
+    );
+  });
+});
