@@ -1,4 +1,5 @@
 import { parseConfig } from '../config/load.js';
+import { resolveRedisUrl } from '../config/redis-url.js';
 import { createGateway } from '../gateway/create-gateway.js';
 import { createLogger } from '../log/logger.js';
 import { createLimitStore } from '../limits/create-limit-store.js';
@@ -24,7 +25,7 @@ export async function runStdioWrapper(argv: string[], io: CliIo): Promise<number
   // Said once, on stderr (stdout is the protocol's): without a policy the wrapper guards nothing.
   if (config.policy === undefined) io.stderr('airlock run: no --policy given, so every tool call is allowed');
   const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger);
-  const limitStore = createLimitStore();
+  const limitStore = createLimitStore({ redisUrl: resolveRedisUrl(config) });
   const gateway = createGateway({ config, logger, policy, limitStore });
   const handle = serveStdio(({ era }) => gateway.openStdioServer(name, era, { sampling: {}, elicitation: {}, roots: {} }), {
     onerror: (error) => logger.debug({ err: error.message }, 'stdio error'),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { parseConfig } from './load.js';
+import { resolveRedisUrl } from './redis-url.js';
 
 describe('servers.<name>.protocol', () => {
   it('defaults to auto and accepts the two revisions', () => {
@@ -105,5 +106,23 @@ describe('AIRLOCK_PORT', () => {
     expect(() => parseConfig(raw, 'c.json', { AIRLOCK_PORT: value })).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID', details: [`AIRLOCK_PORT: must be a port number from 1 to 65535 (got ${JSON.stringify(value)})`] }),
     );
+  });
+});
+
+describe('redis', () => {
+  const servers = { a: { command: 'x' } };
+
+  it('takes redis.url, and names an unknown key in the redis section', () => {
+    expect(parseConfig({ servers, redis: { url: 'redis://cache:6379' } }, 'c.json', {}).redis).toEqual({ url: 'redis://cache:6379' });
+    expect(() => parseConfig({ servers, redis: { uri: 'redis://cache:6379' } }, 'c.json', {})).toThrow(
+      expect.objectContaining({ details: ['redis: unknown key(s) "uri"'] }),
+    );
+  });
+
+  it('resolves to REDIS_URL over redis.url, a blank one counting as unset', () => {
+    const config = parseConfig({ servers, redis: { url: 'redis://file:6379' } }, 'c.json', {});
+    expect(resolveRedisUrl(config, { REDIS_URL: 'redis://env:6379' })).toBe('redis://env:6379');
+    expect(resolveRedisUrl(config, { REDIS_URL: ' ' })).toBe('redis://file:6379');
+    expect(resolveRedisUrl(parseConfig({ servers }, 'c.json', {}), { REDIS_URL: '' })).toBeUndefined();
   });
 });

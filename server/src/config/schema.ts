@@ -155,7 +155,10 @@ export const ConfigSchema = z
       .object({ url: z.string().optional(), dataDir: z.string().optional() })
       .strict()
       .optional(),
-    redis: z.looseObject({}).optional(),
+    redis: z
+      .object({ /** REDIS_URL overrides it. */ url: z.string().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
