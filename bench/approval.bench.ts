@@ -24,6 +24,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { RequestHandler } from 'express';
 
 import { parseConfig } from '../server/src/config/load.js';
+import { resolveRedisUrl } from '../server/src/config/redis-url.js';
 import { createEventBus } from '../server/src/bus/create-event-bus.js';
 import { createGateway } from '../server/src/gateway/create-gateway.js';
 import { openStorage } from '../server/src/gateway/open-storage.js';
@@ -55,7 +56,8 @@ const config = parseConfig(
   { AIRLOCK_DATA_DIR: '', DATABASE_URL: '' },
 );
 const policy = await PolicyWatcher.open(join(dir, 'policy.json'), logger);
-const scaled = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
+const redisUrl = resolveRedisUrl(config);
+const scaled = Boolean(process.env.DATABASE_URL && redisUrl);
 const channelPrefix = `airlock-bench-${process.pid}:`;
 // When each decision reached a gateway (its request headers parsed), by approval id.
 const arrivals = new Map<string, number>();
@@ -65,7 +67,7 @@ const stampArrival: RequestHandler = (req, _res, next) => {
   next();
 };
 async function startInstance() {
-  const bus = scaled ? createEventBus({ logger, channelPrefix }) : undefined;
+  const bus = scaled ? createEventBus({ redisUrl, logger, channelPrefix }) : undefined;
   const storage = await openStorage(config, logger, systemClock, { bus });
   const gateway = createGateway({ config, logger, policy, approvals: storage.approvals, audit: storage.audit, adminToken: TOKEN, routes: [stampArrival] });
   const { url } = await gateway.listen();

@@ -2,6 +2,8 @@
  * The stdio downstream (`airlock run -- <command>`), as Claude Desktop and Cursor launch servers, and
  * `@modelcontextprotocol/server-everything` as a real third-party upstream over stdio.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as V1StdioTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { deliverInOrder } from '../../server/src/proxy/upstream/ordered-transport.js';
 import { connectClient, rawCall, ROOT, startGateway, TEST_UPSTREAM, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
@@ -80,6 +82,36 @@ describe('airlock run (stdio downstream)', () => {
     } finally {
       await guarded.close();
     }
+  });
+
+  it('says once on stderr, and never on stdout, that without a policy every call is allowed', async () => {
+    const { command, args } = airlockRun(tsxCommand(TEST_UPSTREAM));
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    try {
+      await vi.waitFor(() => expect(stderr).toContain('every tool call is allowed'), { timeout: 10_000 });
+      expect(stderr.match(/every tool call is allowed/g)).toHaveLength(1);
+      expect(stdout).toBe('');
+    } finally {
+      child.kill();
+      await once(child, 'exit');
+    }
+  });
+
+  it.each([
+    ['run', ['--polcy', 'policy.json', '--', process.execPath]],
+    ['serve', ['--confg', 'airlock.config.json']],
+  ])('airlock %s refuses a misspelt option with the usage, exit 2, before starting anything', async (command, own) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, command, ...own], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(new RegExp(`^airlock ${command}: Unknown option '${own[0]}'`));
+    expect(stderr).toContain('usage:');
   });
 
   it('serves an SDK 1.x client too', async () => {

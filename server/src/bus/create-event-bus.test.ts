@@ -15,21 +15,17 @@ describe('createEventBus', () => {
     bus = undefined;
   });
 
-  it('uses the in-process bus when REDIS_URL is unset or empty', () => {
-    vi.stubEnv('REDIS_URL', '');
-    bus = createEventBus();
+  // The URL is resolved once (resolveRedisUrl: REDIS_URL over the config's redis.url); the factory never reads the environment.
+  it('uses the in-process bus without a Redis URL, whatever REDIS_URL says', () => {
+    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
+    bus = createEventBus({ redisUrl: undefined });
     expect(bus).toBeInstanceOf(MemoryEventBus);
-  });
-
-  it.skipIf(!storeEnabled('redis'))('uses Redis pub/sub when REDIS_URL is set', () => {
-    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
-    bus = createEventBus();
-    expect(bus).toBeInstanceOf(RedisEventBus);
-  });
-
-  it('uses the URL it is given over REDIS_URL', () => {
-    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
     bus = createEventBus({ redisUrl: '' });
     expect(bus).toBeInstanceOf(MemoryEventBus);
+  });
+
+  it.skipIf(!storeEnabled('redis'))('uses Redis pub/sub with the URL it is given', () => {
+    bus = createEventBus({ redisUrl: REDIS_TEST_URL });
+    expect(bus).toBeInstanceOf(RedisEventBus);
   });
 });

@@ -3,7 +3,7 @@
  * Every failure ends with one clear message on stderr and a non-zero exit, never a stack trace.
  */
 import { AirlockError } from '../errors/airlock-error.js';
-import type { CliIo } from './command.js';
+import { type CliIo, UsageError } from './command.js';
 import { runAuditCommand } from './audit-command.js';
 import { runConnect } from './connect-command.js';
 import { runMigrateCommand } from './migrate-command.js';
@@ -14,7 +14,7 @@ import { runUserCommand } from './user-command.js';
 
 const USAGE = `usage:
   airlock serve [--config airlock.config.json]
-  airlock run [--policy policy.json] -- <upstream command…>
+  airlock run [--policy policy.json] [--name N] -- <upstream command…>
   airlock connect <gateway MCP url>   (the grant's key in AIRLOCK_KEY)
   airlock policy validate <file>
   airlock policy check <file> --tool NAME --args JSON [--grant G]
@@ -30,6 +30,17 @@ const io: CliIo = {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  try {
+    return await runCommand(command, rest);
+  } catch (error) {
+    // A misspelt option must stop the command: `run --polcy p.json` would otherwise wrap the server unguarded.
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`airlock ${command}: ${error.message}\n${USAGE}`);
+    return 2;
+  }
+}
+
+async function runCommand(command: string | undefined, rest: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return runServe(rest, io);

@@ -1,6 +1,7 @@
 import { createSlackApp, resolveSlackSettings, type SlackApp } from '../../../slack-app/src/index.js';
 import type { PreparedAuditEvent } from '../audit/audit-event.js';
 import { loadConfigFile } from '../config/load.js';
+import { resolveRedisUrl } from '../config/redis-url.js';
 import { issueSetupToken, setupUrl } from '../console/setup-link.js';
 import { AirlockError } from '../errors/airlock-error.js';
 import { createGateway, type Gateway } from '../gateway/create-gateway.js';
@@ -14,8 +15,7 @@ import { createLimitStore } from '../limits/create-limit-store.js';
 import { createLogger } from '../log/logger.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { systemClock } from '../util/clock.js';
-import { readFlags } from './args.js';
-import type { CliIo } from './command.js';
+import { parseCommandLine, type CliIo } from './command.js';
 
 /**
  * `airlock serve`: the composition of everything a running gateway has — storage, policy, limits, approvals,
@@ -23,8 +23,8 @@ import type { CliIo } from './command.js';
  * closes sessions and upstreams, and flushes the audit log before exiting.
  */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
-  const { flags } = readFlags(argv);
-  const config = await loadConfigFile(flags.get('config') ?? 'airlock.config.json');
+  const { values } = parseCommandLine(argv, { config: { type: 'string' } });
+  const config = await loadConfigFile(values.config ?? 'airlock.config.json');
   let slackSettings;
   try {
     slackSettings = resolveSlackSettings(config.slack);
@@ -34,20 +34,21 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const logger = createLogger();
   let gateway: Gateway | undefined;
   const policy = config.policy === undefined ? undefined : await PolicyWatcher.open(config.policy, logger, () => void gateway?.toolsChanged());
-  // REDIS_URL turns on the scaled parts: decisions fan out over Redis, jobs run on BullMQ, limits live in Redis.
+  // A Redis turns on the scaled parts: decisions fan out over Redis, jobs run on BullMQ, limits live in Redis.
   // One Redis may serve several deployments (or test runs): AIRLOCK_REDIS_PREFIX keeps their keys apart.
+  const redisUrl = resolveRedisUrl(config);
   const redisPrefix = process.env.AIRLOCK_REDIS_PREFIX || 'airlock';
-  const bus = createEventBus({ logger, channelPrefix: `${redisPrefix}:` });
+  const bus = createEventBus({ redisUrl, logger, channelPrefix: `${redisPrefix}:` });
   const metrics = createMetrics();
-  const queue = instrumentQueue(createJobQueue({ logger, prefix: redisPrefix }), metrics);
+  const queue = instrumentQueue(createJobQueue({ redisUrl, logger, prefix: redisPrefix }), metrics);
   const storage = await openStorage(config, logger, systemClock, { bus, queue });
-  const limitStore = createLimitStore({ keyPrefix: `${redisPrefix}:limits:` });
+  const limitStore = createLimitStore({ redisUrl, keyPrefix: `${redisPrefix}:limits:` });
   storage.approvals.subscribe(({ type, approval }) => {
     if (type === 'decided' && approval.decidedAt) {
       metrics.approvalDecided(approval.status, (Date.parse(approval.decidedAt) - Date.parse(approval.requestedAt)) / 1000);
     }
   });
-  const readiness = createReadiness(storage.db, process.env.REDIS_URL || undefined, storage.audit);
+  const readiness = createReadiness(storage.db, redisUrl, storage.audit);
   metrics.observeAuditBacklog(() => storage.audit.buffered);
   const slack: SlackApp | undefined = slackSettings
     ? createSlackApp({

@@ -26,12 +26,25 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Environment variables override the file (DESIGN.md §6). */
 function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  if (env.AIRLOCK_PORT === undefined && !env.AIRLOCK_INTERNAL_URL) return raw;
+  const port = envPort(env.AIRLOCK_PORT);
+  if (port === undefined && !env.AIRLOCK_INTERNAL_URL) return raw;
   const listen = { ...((raw.listen ?? {}) as Record<string, unknown>) };
-  if (env.AIRLOCK_PORT !== undefined) listen.port = Number(env.AIRLOCK_PORT);
+  if (port !== undefined) listen.port = port;
   // Instances usually share one config file; each names its own address here.
   if (env.AIRLOCK_INTERNAL_URL) listen.internalUrl = env.AIRLOCK_INTERNAL_URL;
   return { ...raw, listen };
+}
+
+/**
+ * AIRLOCK_PORT, empty meaning unset (as `AIRLOCK_PORT=${PORT:-}` leaves it). Only plain digits: Number() would
+ * take " " as 0 (a random port) and "0x1F90" as 8080, and the file's listen.port is not what is wrong.
+ */
+function envPort(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : 0;
+  if (port >= 1 && port <= 65535) return port;
+  const problem = `AIRLOCK_PORT: must be a port number from 1 to 65535 (got ${JSON.stringify(text)})`;
+  throw new AirlockError('CONFIG_INVALID', problem, { details: [problem] });
 }
 
 export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): Config {

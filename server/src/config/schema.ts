@@ -1,23 +1,33 @@
 import { z } from 'zod';
 
 import { parseByteSize } from '../util/byte-size.js';
-import { parseDuration } from '../util/duration.js';
+import { MAX_TIMER_MS, parseDuration } from '../util/duration.js';
 
 /**
  * The configuration file's schema: the single source of the config types. Upstream names become tool
  * prefixes (`name__tool`), so they may not contain "__" — that keeps the split of an exposed name unambiguous.
  */
 
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
+/**
+ * A duration, in ms. Each one in the config arms a timer, so one longer than a timer holds is refused rather than
+ * firing at once, and so is 0 unless the setting gives 0 a meaning (`zero` says which).
+ */
+function duration({ zero }: { zero?: 'allowed' } = {}) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
     const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use seconds or "500ms", "30s", "5m", "1h")` });
-      return z.NEVER;
-    }
-    return ms;
+    const problem =
+      ms === undefined
+        ? `${JSON.stringify(value)} is not a duration (use seconds or "500ms", "30s", "5m", "1h")`
+        : ms > MAX_TIMER_MS
+          ? `${JSON.stringify(value)} is longer than the maximum of ${MAX_TIMER_MS}ms (about 24.8 days)`
+          : ms === 0 && zero !== 'allowed'
+            ? 'must be longer than 0'
+            : undefined;
+    if (problem === undefined) return ms!;
+    ctx.addIssue({ code: 'custom', message: problem });
+    return z.NEVER;
   });
+}
 
 /** A size as written ("4mb", "512kb", "100"), kept as written for messages; parseByteSize reads it. */
 const byteSize = z.string().refine(
@@ -48,7 +58,7 @@ export const UpstreamConfigSchema = z
     headers: z.record(z.string(), z.string()).default({}),
     transport: z.enum(['streamable-http', 'sse']).default('streamable-http'),
     /** How long one upstream request may stay silent (progress resets it). */
-    timeout: duration.default(60_000),
+    timeout: duration().default(60_000),
     /**
      * The protocol revision spoken to this server. `auto` keeps 2025-era sessions on 2025-11-25 (byte for byte)
      * and moves to 2026-07-28 only when the server refuses 2025; 2026 requests negotiate.
@@ -88,11 +98,11 @@ export const ConfigSchema = z
     servers: z.record(serverName, UpstreamConfigSchema),
     policy: z.string().optional(),
     sessions: z
-      .object({ idleTimeout: duration.default(30 * 60_000), maxRequestBody: byteSize.default('4mb') })
+      .object({ idleTimeout: duration().default(30 * 60_000), maxRequestBody: byteSize.default('4mb') })
       .strict()
       .default({ idleTimeout: 30 * 60_000, maxRequestBody: '4mb' }),
     upstreams: z
-      .object({ connectTimeout: duration.default(10_000) })
+      .object({ connectTimeout: duration().default(10_000) })
       .strict()
       .default({ connectTimeout: 10_000 }),
     /** API keys of HTTP callers, stored as SHA-256 hex digests. With none configured, HTTP callers are anonymous. */
@@ -115,10 +125,13 @@ export const ConfigSchema = z
       .default({ failOpen: false }),
     approvals: z
       .object({
-        /** How long one request is held before the agent is told the call awaits approval (below clients' 60 s). */
-        syncCap: duration.default(50_000),
+        /**
+         * How long one request is held before the agent is told the call awaits approval (below clients' 60 s);
+         * 0 answers at once, for clients that cannot wait.
+         */
+        syncCap: duration({ zero: 'allowed' }).default(50_000),
         /** Progress notifications while a call is held, for clients that reset their timeout on progress. */
-        heartbeat: duration.default(15_000),
+        heartbeat: duration().default(15_000),
         /** Keep argument values (secrets excepted) in the audit log instead of their hashes (approvals always show them). */
         keepArgValues: z.boolean().default(false),
       })
@@ -142,7 +155,10 @@ export const ConfigSchema = z
       .object({ url: z.string().optional(), dataDir: z.string().optional() })
       .strict()
       .optional(),
-    redis: z.looseObject({}).optional(),
+    redis: z
+      .object({ /** REDIS_URL overrides it. */ url: z.string().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -95,6 +96,23 @@ describe('acquireDataDirLock', () => {
     await lock.release();
     expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ pid: process.pid });
     await next.release();
+  });
+
+  it('takes over a lock naming this PID and host that this process did not take (a container restarted as PID 1 after SIGKILL)', async () => {
+    const earlier = { pid: process.pid, hostname: hostname(), startedAt: '2026-11-01T00:00:00.000Z', token: 'an-earlier-incarnation' };
+    await writeFile(join(dir, LOCK_FILE_NAME), JSON.stringify(earlier));
+    const lock = await acquireDataDirLock(dir);
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ pid: process.pid, token: expect.not.stringMatching(earlier.token) });
+    await lock.release();
+  });
+
+  it.skipIf(!existsSync('/proc/self/stat'))('takes over a lock whose PID now belongs to a process that started later than its holder', async () => {
+    // The parent of this test process is alive, but it is not the incarnation the lock recorded.
+    const reused = { pid: process.ppid, hostname: hostname(), startedAt: '2026-11-01T00:00:00.000Z', token: 't', incarnation: 'another-boot:1' };
+    await writeFile(join(dir, LOCK_FILE_NAME), JSON.stringify(reused));
+    const lock = await acquireDataDirLock(dir);
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE_NAME), 'utf8'))).toMatchObject({ pid: process.pid, incarnation: expect.any(String) });
+    await lock.release();
   });
 
   it('counts a lock from another host as held, since its PID cannot be checked from here', async () => {

@@ -3,6 +3,11 @@
  * directory silently lose writes (research/infra.md §0), so the first process writes `airlock.lock` (its PID)
  * and every later one is refused with a message naming the directory and the holder. A lock left behind by a
  * process that no longer exists (SIGKILL, power loss) is taken over.
+ *
+ * A PID alone can outlive its process: in a container the gateway is PID 1 on every start, and elsewhere a PID is
+ * reused. So a lock naming this process's PID is ours only if this process issued its token, and where Linux
+ * tells (`/proc`), a lock records its holder's incarnation (boot id and start time), so a live process that merely
+ * got the same PID later does not count as the holder.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -20,8 +25,13 @@ const lockHolderSchema = z.object({
   hostname: z.string(),
   startedAt: z.string(),
   token: z.string(),
+  /** `<boot id>:<start time>` of the holder, where /proc has them; absent in locks from elsewhere. */
+  incarnation: z.string().optional(),
 });
 type LockHolder = z.infer<typeof lockHolderSchema>;
+
+/** The tokens of the locks this process holds: a lock naming our PID with any other token was left by an earlier incarnation. */
+const heldTokens = new Set<string>();
 
 export interface DataDirLock {
   readonly dataDir: string;
@@ -35,7 +45,8 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
   const dir = resolve(dataDir);
   const lockFile = join(dir, LOCK_FILE_NAME);
   await mkdir(dir, { recursive: true });
-  const me: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), token: randomUUID() };
+  const incarnation = incarnationOf(process.pid);
+  const me: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), token: randomUUID(), ...(incarnation ? { incarnation } : {}) };
 
   // Three rounds: a stale lock taken over, or a holder that released between our attempts, needs one more try.
   for (let round = 0; round < 3; round++) {
@@ -96,13 +107,32 @@ async function readHolder(file: string): Promise<LockHolder | 'missing' | 'unrea
 
 function isAlive(holder: LockHolder): boolean {
   // A PID on another host (a shared volume) cannot be checked from here, so it counts as alive.
-  if (holder.hostname !== hostname() || holder.pid === process.pid) return true;
+  if (holder.hostname !== hostname()) return true;
+  if (holder.pid === process.pid) return heldTokens.has(holder.token);
   try {
     process.kill(holder.pid, 0);
-    return true;
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  // Alive under that PID, but perhaps another process: only a recorded incarnation that differs says so.
+  const now = holder.incarnation === undefined ? undefined : incarnationOf(holder.pid);
+  return now === undefined || now === holder.incarnation;
+}
+
+/**
+ * `<boot id>:<start time in clock ticks since boot>` of a process, which no later process with its PID shares; from
+ * /proc/sys/kernel/random/boot_id and field 22 of /proc/<pid>/stat. Undefined where /proc does not tell.
+ */
+function incarnationOf(pid: number): string | undefined {
+  try {
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (the command name, in parentheses) may hold spaces; field 3 starts after its closing parenthesis.
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3];
+    return bootId && startTime ? `${bootId}:${startTime}` : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -142,6 +172,7 @@ function holdLock(dataDir: string, lockFile: string, me: LockHolder): DataDirLoc
     }
   };
   process.on('exit', releaseOnExit);
+  heldTokens.add(me.token);
   let released = false;
   return {
     dataDir,
@@ -149,6 +180,7 @@ function holdLock(dataDir: string, lockFile: string, me: LockHolder): DataDirLoc
     async release() {
       if (released) return;
       released = true;
+      heldTokens.delete(me.token);
       process.off('exit', releaseOnExit);
       try {
         if (isOurs(await readFile(lockFile, 'utf8'))) await unlink(lockFile);

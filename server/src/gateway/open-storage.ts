@@ -10,6 +10,7 @@ import { AuditLog } from '../audit/audit-log.js';
 import type { EventBus } from '../bus/event-bus.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { Config } from '../config/schema.js';
+import { resolveRedisUrl } from '../config/redis-url.js';
 import { createDb } from '../db/create-db.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
@@ -58,9 +59,9 @@ export async function openStorage(config: Config, logger: Logger, clock: Clock, 
     queue: background.queue,
   });
   await approvals.start();
-  // Alone on its database, every pending approval was held by this gateway's previous process. Scaled (REDIS_URL:
+  // Alone on its database, every pending approval was held by this gateway's previous process. Scaled (a Redis:
   // several instances share the database), only its own: AIRLOCK_INSTANCE_ID names an instance across restarts.
-  const scaled = Boolean(process.env.REDIS_URL);
+  const scaled = resolveRedisUrl(config) !== undefined;
   if (scaled && stableId === undefined) {
     logger.warn('several instances share this database: set AIRLOCK_INSTANCE_ID so that after a crash a restarted instance can release the approvals it held (a graceful stop releases them itself)');
   } else {

@@ -56,6 +56,6 @@ function describeRedis(url: string): string {
   try {
     return new URL(url).host || url;
   } catch {
-    return 'REDIS_URL (not a valid URL)';
+    return 'REDIS_URL or redis.url (not a valid URL)';
   }
 }

@@ -15,21 +15,17 @@ describe('createJobQueue', () => {
     queue = undefined;
   });
 
-  it('uses the in-process queue when REDIS_URL is unset or empty', () => {
-    vi.stubEnv('REDIS_URL', '');
-    queue = createJobQueue();
+  // The URL is resolved once (resolveRedisUrl: REDIS_URL over the config's redis.url); the factory never reads the environment.
+  it('uses the in-process queue without a Redis URL, whatever REDIS_URL says', () => {
+    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
+    queue = createJobQueue({ redisUrl: undefined });
     expect(queue).toBeInstanceOf(MemoryJobQueue);
-  });
-
-  it.skipIf(!storeEnabled('redis'))('uses BullMQ when REDIS_URL is set', () => {
-    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
-    queue = createJobQueue({ prefix: 'airlock:test:create-job-queue' });
-    expect(queue).toBeInstanceOf(BullMqJobQueue);
-  });
-
-  it('uses the URL it is given over REDIS_URL', () => {
-    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
     queue = createJobQueue({ redisUrl: '' });
     expect(queue).toBeInstanceOf(MemoryJobQueue);
+  });
+
+  it.skipIf(!storeEnabled('redis'))('uses BullMQ with the URL it is given', () => {
+    queue = createJobQueue({ redisUrl: REDIS_TEST_URL, prefix: 'airlock:test:create-job-queue' });
+    expect(queue).toBeInstanceOf(BullMqJobQueue);
   });
 });

@@ -1,21 +1,17 @@
-/** Picks the job queue for this process: BullMQ when a Redis URL is configured (`REDIS_URL`), in-process otherwise. */
+/** Picks the job queue for this process: BullMQ when a Redis URL is configured (resolveRedisUrl), in-process otherwise. */
 import type { Logger } from '../log/logger.js';
 import { BullMqJobQueue } from './bullmq-job-queue.js';
 import type { JobQueue } from './job-queue.js';
 import { MemoryJobQueue } from './memory-job-queue.js';
 
 export interface CreateJobQueueOptions {
-  /** Defaults to `REDIS_URL`; empty or unset means the in-process queue (single process only). */
-  redisUrl?: string | undefined;
+  /** Empty or unset means the in-process queue (single process only). */
+  redisUrl: string | undefined;
   /** BullMQ only: namespaces the queue's Redis keys; defaults to `airlock`. */
   prefix?: string | undefined;
   logger?: Pick<Logger, 'warn' | 'error'> | undefined;
 }
 
-export function createJobQueue({
-  redisUrl = process.env['REDIS_URL'],
-  prefix,
-  logger,
-}: CreateJobQueueOptions = {}): JobQueue {
+export function createJobQueue({ redisUrl, prefix, logger }: CreateJobQueueOptions): JobQueue {
   return redisUrl ? new BullMqJobQueue({ url: redisUrl, prefix, logger }) : new MemoryJobQueue({ logger });
 }

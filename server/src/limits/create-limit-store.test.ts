@@ -13,21 +13,17 @@ describe('createLimitStore', () => {
     await store?.close();
   });
 
-  it('uses memory when REDIS_URL is unset or empty', () => {
-    vi.stubEnv('REDIS_URL', '');
-    store = createLimitStore();
+  // The URL is resolved once (resolveRedisUrl: REDIS_URL over the config's redis.url); the factory never reads the environment.
+  it('uses the memory store without a Redis URL, whatever REDIS_URL says', () => {
+    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
+    store = createLimitStore({ redisUrl: undefined });
     expect(store).toBeInstanceOf(MemoryLimitStore);
-  });
-
-  it.skipIf(!storeEnabled('redis'))('uses Redis when REDIS_URL is set', () => {
-    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
-    store = createLimitStore();
-    expect(store).toBeInstanceOf(RedisLimitStore);
-  });
-
-  it('uses the URL it is given over REDIS_URL', () => {
-    vi.stubEnv('REDIS_URL', REDIS_TEST_URL);
     store = createLimitStore({ redisUrl: '' });
     expect(store).toBeInstanceOf(MemoryLimitStore);
+  });
+
+  it.skipIf(!storeEnabled('redis'))('uses Redis with the URL it is given', () => {
+    store = createLimitStore({ redisUrl: REDIS_TEST_URL });
+    expect(store).toBeInstanceOf(RedisLimitStore);
   });
 });

@@ -1,12 +1,12 @@
-/** Picks the limit store for this process: Redis when a URL is configured (`REDIS_URL`), memory otherwise. */
+/** Picks the limit store for this process: Redis when a URL is configured (resolveRedisUrl), memory otherwise. */
 import type { Clock } from '../util/clock.js';
 import type { LimitStore } from './limit-store.js';
 import { MemoryLimitStore } from './memory-limit-store.js';
 import { RedisLimitStore } from './redis-limit-store.js';
 
 export interface CreateLimitStoreOptions {
-  /** Defaults to `REDIS_URL`; empty or unset means the in-memory store (single process only). */
-  redisUrl?: string | undefined;
+  /** Empty or unset means the in-memory store (single process only). */
+  redisUrl: string | undefined;
   /** Redis only; defaults to `airlock:limits:`. */
   keyPrefix?: string | undefined;
   /**
@@ -16,10 +16,6 @@ export interface CreateLimitStoreOptions {
   clock?: Clock | undefined;
 }
 
-export function createLimitStore({
-  redisUrl = process.env['REDIS_URL'],
-  keyPrefix,
-  clock,
-}: CreateLimitStoreOptions = {}): LimitStore {
+export function createLimitStore({ redisUrl, keyPrefix, clock }: CreateLimitStoreOptions): LimitStore {
   return redisUrl ? new RedisLimitStore({ url: redisUrl, keyPrefix, clock }) : new MemoryLimitStore({ clock });
 }

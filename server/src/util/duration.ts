@@ -1,5 +1,8 @@
 /** Durations in config and policy files: a number of seconds, or "500ms", "30s", "5m", "1h", "1d". */
 
+/** The longest delay a Node timer honours (2^31−1 ms, about 24.8 days): setTimeout fires at once for more. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
