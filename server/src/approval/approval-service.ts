@@ -367,7 +367,9 @@ export class ApprovalService implements ApprovalDesk {
   // ---- the gateway's side: request, wait, claim, leave, expire, recover --------------------------------------
 
   /**
-   * Creates the approval for a held call, or joins the pending one for the identical call. With `wait`, the call's
+   * Creates the approval for a held call, or joins the open one for the identical call. An abandoned one is
+   * reopened: the agent's retry after a restart waits on the request already posted, whose decision then wakes it,
+   * rather than opening a second approval that a decision on the first would never wake. With `wait`, the call's
    * wait for the decision is registered as the transaction commits, before anything can decide it.
    */
   async request(call: HeldCall, wait?: AbortSignal): Promise<{ approval: Approval; joined: boolean; decision?: Promise<Approval> }> {
@@ -546,9 +548,9 @@ export class ApprovalService implements ApprovalDesk {
 
   /**
    * After a restart no call waits on the approvals that were pending: they become `abandoned` (still decidable, so
-   * a decision made later applies to the agent's retry) and expire as before. Nothing stays pending with nobody
-   * waiting. `owner` limits this to the approvals one instance held (several instances share the database: the
-   * others' calls are still waiting); without it every pending approval is this process's.
+   * a decision made later applies to the agent's retry, which reopens them) and expire as before. Nothing stays
+   * pending with nobody waiting. `owner` limits this to the approvals one instance held (several instances share
+   * the database: the others' calls are still waiting); without it every pending approval is this process's.
    */
   async recover(options: { owner?: string } = {}): Promise<number> {
     const count = await this.#abandonPending(options.owner, 'the gateway restarted while the call was held');

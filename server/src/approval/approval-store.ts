@@ -111,18 +111,22 @@ function toApproval(row: ApprovalRow): Approval {
 
 
 /**
- * Inserts a pending approval, or joins the pending one with the same binding: the partial unique index on
- * pending bindings makes concurrent identical calls race, and the loser's insert becomes the join. Answers
- * undefined, changing nothing, when that pending approval's time is up (at `requestedAt`): it is not joined, and the
- * caller applies its on_timeout (lapsedOpen) before asking again.
+ * Inserts a pending approval, or joins the open one with the same binding: the partial unique index on open
+ * bindings (migration 0007) makes concurrent identical calls race, and the loser's insert becomes the join. An
+ * abandoned approval is reopened by the join: pending again, held by the joining instance, its closing columns
+ * cleared (its votes and messages stay). Answers undefined, changing nothing, when that open approval's time is up
+ * (at `requestedAt`): it is not joined, and the caller applies its on_timeout (lapsedOpen) before asking again.
  */
 export async function insertOrJoin(tx: Db, input: NewApproval): Promise<{ approval: Approval; joined: boolean } | undefined> {
   const [row] = await tx.query<ApprovalRow & { inserted: boolean }>(
     `INSERT INTO approvals (id, binding_hash, server, tool, grant_name, agent, session_id, args_redacted, args_hash,
                             policy_version, rule, approval_spec, requested_at, expires_at, owner_instance, tool_annotations)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb, $13::timestamptz, $14::timestamptz, $15, $16::jsonb)
-     ON CONFLICT (binding_hash) WHERE status = 'pending'
-     DO UPDATE SET joined_count = approvals.joined_count + 1 WHERE approvals.expires_at > EXCLUDED.requested_at
+     ON CONFLICT (binding_hash) WHERE status IN ('pending', 'abandoned')
+     DO UPDATE SET joined_count = approvals.joined_count + 1, status = 'pending',
+       owner_instance = CASE WHEN approvals.status = 'abandoned' THEN EXCLUDED.owner_instance ELSE approvals.owner_instance END,
+       decided_at = NULL, decided_by = NULL, decided_via = NULL, reason = NULL
+     WHERE approvals.expires_at > EXCLUDED.requested_at
      RETURNING ${WITH_VOTES}, (xmax = 0) AS inserted`,
     [
       input.id,
