@@ -1,12 +1,15 @@
 /**
  * Restart recovery with several instances on one database: a restarted instance abandons only the approvals it
- * held; alone on a database, every pending approval was its own. A stopping instance abandons its own at once.
+ * held; alone on a database, every pending approval was its own. A stopping instance abandons its own at once. The
+ * agent's retry of an abandoned call reopens that approval (one request, one decision), unless its time is up.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AuditLog } from '../audit/audit-log.js';
+import type { JobQueue } from '../jobs/job-queue.js';
+import { SpyQueue } from '../jobs/testing/spy-queue.js';
 import { createLogger } from '../log/logger.js';
-import { systemClock } from '../util/clock.js';
+import { type Clock, ManualClock, systemClock } from '../util/clock.js';
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
 import { ApprovalService } from './approval-service.js';
 import * as store from './approval-store.js';
@@ -46,8 +49,11 @@ describe.each(TEST_DIALECTS)('recover on %s', (dialect) => {
     await database?.destroy();
   });
 
-  const service = (instanceId: string) =>
-    new ApprovalService({ db: database.db, audit: new AuditLog(database.db), clock: systemClock, logger: createLogger('silent'), instanceId });
+  const service = (instanceId: string, late?: { clock: Clock; queue: JobQueue }) =>
+    new ApprovalService({ db: database.db, audit: new AuditLog(database.db), clock: systemClock, logger: createLogger('silent'), instanceId, ...late });
+  const ownerOf = async (id: string) => (await database.db.query<{ owner_instance: string }>(`SELECT owner_instance FROM approvals WHERE id = $1`, [id]))[0]?.owner_instance;
+  const auditKinds = async (id: string) =>
+    (await database.db.query<{ kind: string }>(`SELECT kind FROM audit_events WHERE approval_id = $1 ORDER BY seq`, [id])).map((row) => row.kind);
 
   it('abandons only the approvals the restarted instance held when given its owner name', async () => {
     database = await createTestDatabase(dialect);
@@ -86,5 +92,70 @@ describe.each(TEST_DIALECTS)('recover on %s', (dialect) => {
     expect(await store.listDecided(database.db, [mine.id, theirs.id])).toEqual([]);
     await other.decide(mine.id, { decision: 'approve' }, { id: 'web:alice', via: 'web' });
     expect((await store.listDecided(database.db, [mine.id, theirs.id])).map((approval) => [approval.id, approval.status])).toEqual([[mine.id, 'approved']]);
+  });
+
+  describe('when the agent retries a call whose approval was abandoned', () => {
+    it('reopens that approval for the retry, held by the instance it reached, and its decision wakes the retry, which runs once', async () => {
+      database = await createTestDatabase(dialect);
+      const abandoned = (await service('airlock-a').request(call('refund #42'))).approval;
+      const restarted = service('airlock-a');
+      expect(await restarted.recover()).toBe(1);
+      const told: string[] = [];
+      restarted.subscribe((event) => void told.push(`${event.type}:${event.approval.status}`));
+
+      const waiting = new AbortController();
+      const retry = await restarted.request(call('refund #42'), waiting.signal);
+      expect(retry).toMatchObject({ joined: true, approval: { id: abandoned.id, status: 'pending', joinedCount: 2, decidedAt: null, decidedBy: null, reason: null } });
+      expect(told).toEqual(['joined:pending']);
+      expect(await auditKinds(abandoned.id)).toEqual(['approval_requested', 'abandoned', 'approval_joined']);
+      expect((await restarted.list({ status: 'open' })).map((approval) => approval.id)).toEqual([abandoned.id]);
+
+      expect(await restarted.decide(abandoned.id, { decision: 'approve' }, { id: 'web:alice', via: 'web' })).toMatchObject({ ok: true, final: true });
+      expect(await retry.decision).toMatchObject({ id: abandoned.id, status: 'approved' });
+      expect(await restarted.claim(abandoned.id)).toMatchObject({ id: abandoned.id });
+      expect(await restarted.claim(abandoned.id)).toBeUndefined();
+      expect(await restarted.claimRetry(call('refund #42'))).toBeUndefined();
+    });
+
+    it('makes the reopened approval the new holder’s: its graceful stop abandons it again', async () => {
+      database = await createTestDatabase(dialect);
+      const first = service('airlock-a');
+      const { approval } = await first.request(call('held twice'));
+      expect(await first.abandonHeld()).toBe(1);
+      const other = service('airlock-b');
+      await other.request(call('held twice'));
+      expect(await ownerOf(approval.id)).toBe('airlock-b');
+      expect(await first.abandonHeld()).toBe(0);
+      expect(await other.abandonHeld()).toBe(1);
+      expect((await other.get(approval.id))?.status).toBe('abandoned');
+    });
+
+    it('does not reopen it once its time is up: it expires, and the retry asks afresh', async () => {
+      database = await createTestDatabase(dialect);
+      // The service's clock moves; its queue's time does not, so the expiry job is late.
+      const late = { clock: new ManualClock(), queue: new SpyQueue() };
+      const abandoned = (await service('airlock-a', late).request(call('too late'))).approval;
+      const restarted = service('airlock-a', late);
+      await restarted.recover();
+      const clock = late.clock;
+      clock.advance(60_000);
+      const retry = await restarted.request(call('too late'));
+      expect(retry).toMatchObject({ joined: false, approval: { status: 'pending' } });
+      expect(retry.approval.id).not.toBe(abandoned.id);
+      expect(await restarted.get(abandoned.id)).toMatchObject({ status: 'expired', decidedBy: 'system' });
+      expect(await auditKinds(abandoned.id)).toEqual(['approval_requested', 'abandoned', 'expired']);
+      await restarted.close();
+      await late.queue.close();
+    });
+
+    it.runIf(dialect === 'postgres')('reopens it once when retries reach two instances at the same moment', async () => {
+      database = await createTestDatabase(dialect);
+      const abandoned = (await service('airlock-a').request(call('raced'))).approval;
+      await service('airlock-a').recover();
+      const [a, b] = await Promise.all([service('airlock-b').request(call('raced')), service('airlock-c').request(call('raced'))]);
+      expect([a.approval.id, b.approval.id]).toEqual([abandoned.id, abandoned.id]);
+      expect(await service('airlock-b').get(abandoned.id)).toMatchObject({ status: 'pending', joinedCount: 3 });
+      expect(await auditKinds(abandoned.id)).toEqual(['approval_requested', 'abandoned', 'approval_joined', 'approval_joined']);
+    });
   });
 });

@@ -261,7 +261,7 @@ export class ApprovalService implements ApprovalDesk {
     const outcome = (await this.#decideHeld(id, body, actor)) ?? (await this.#decideChecked(id, body, actor));
     // The calls a decision released go upstream first (their forwards run in this turn's microtasks); whoever
     // decided (the API, Slack, the console) hears back a turn later, like the listeners (see #notify).
-    if (outcome.ok && outcome.event && this.#publish(outcome.event)) await new Promise((resolve) => setImmediate(resolve));
+    if (outcome.event && this.#publish(outcome.event)) await new Promise((resolve) => setImmediate(resolve));
     const { event: _event, ...result } = outcome;
     return result;
   }
@@ -271,7 +271,8 @@ export class ApprovalService implements ApprovalDesk {
    * one approver, and the actor may decide. The row is already known (rules and callers do not change once held),
    * so the conditional UPDATE, the claim for the waiting call and the audit row go together, and from the decision
    * to the upstream nothing else touches the database. Answers undefined, having changed nothing, whenever the
-   * checked path must answer: no call waits here, a quorum, a refusal to explain, a decision that came first.
+   * checked path must answer: no call waits here, a quorum, a refusal to explain, a decision that came first, an
+   * approval whose time is up (the checked path applies its on_timeout).
    */
   async #decideHeld(id: string, body: DecisionBody, actor: Actor): Promise<DecisionOutcome | undefined> {
     const held = this.#waiting.get(id)?.approval;
@@ -316,6 +317,12 @@ export class ApprovalService implements ApprovalDesk {
       const approval = await store.getApproval(tx, id, true);
       if (!approval) return { ok: false, code: 'NOT_FOUND', message: `No approval "${id}"` };
       if (!isOpen(approval.status)) return alreadyDecided(approval);
+      if (Date.parse(approval.expiresAt) <= now.getTime()) {
+        // Its time is up and the expiry job is late (Redis away, a busy queue): the rule's on_timeout applies now,
+        // as the job would have applied it, whoever is asking; a decision after the deadline never wins.
+        const event = await this.#expireLocked(tx, approval, now);
+        return { ...expiredFirst(event.approval), event };
+      }
       const refusal = this.#refusal(approval, actor);
       if (refusal) return refusal;
       const reason = body.reason ?? null;
@@ -360,15 +367,18 @@ export class ApprovalService implements ApprovalDesk {
   // ---- the gateway's side: request, wait, claim, leave, expire, recover --------------------------------------
 
   /**
-   * Creates the approval for a held call, or joins the pending one for the identical call. With `wait`, the call's
+   * Creates the approval for a held call, or joins the open one for the identical call. An abandoned one is
+   * reopened: the agent's retry after a restart waits on the request already posted, whose decision then wakes it,
+   * rather than opening a second approval that a decision on the first would never wake. With `wait`, the call's
    * wait for the decision is registered as the transaction commits, before anything can decide it.
    */
   async request(call: HeldCall, wait?: AbortSignal): Promise<{ approval: Approval; joined: boolean; decision?: Promise<Approval> }> {
     const now = new Date(this.#clock.now());
-    const result = await this.#db.transaction(async (tx) => {
-      const joined = await store.insertOrJoin(tx, {
+    const binding = bindingHash(call);
+    const { result, expired } = await this.#db.transaction(async (tx) => {
+      const input: store.NewApproval = {
         id: randomUUID(),
-        bindingHash: bindingHash(call),
+        bindingHash: binding,
         server: call.server,
         tool: call.tool,
         grant: call.caller.grant,
@@ -385,7 +395,18 @@ export class ApprovalService implements ApprovalDesk {
         expiresAt: new Date(now.getTime() + call.spec.timeoutMs),
         ownerInstance: this.#instanceId,
         toolAnnotations: call.toolAnnotations,
-      });
+      };
+      // An approval whose time is up is not joined, even while its expiry job is late: its on_timeout applies
+      // now, and this call asks afresh. The lapsed row stays locked, so the second attempt cannot meet it again.
+      const expired: ApprovalEvent[] = [];
+      let joined = await store.insertOrJoin(tx, input);
+      if (!joined) {
+        for (const lapsed of await store.lapsedOpen(tx, binding, now)) expired.push(await this.#expireLocked(tx, lapsed, now));
+        joined = await store.insertOrJoin(tx, input);
+      }
+      if (!joined) {
+        throw new AirlockError('INTERNAL', `Could not open or join the approval for ${call.server}/${call.tool}: an identical call's approval is past its expiry but none was found to expire`);
+      }
       await this.#audit.appendInTransaction(tx, {
         ...this.#auditBase(joined.approval),
         kind: joined.joined ? 'approval_joined' : 'approval_requested',
@@ -396,8 +417,9 @@ export class ApprovalService implements ApprovalDesk {
         occurredAt: now,
       });
       await this.#withJobs(tx, { type: joined.joined ? 'joined' : 'created', approval: joined.approval });
-      return joined;
+      return { result: joined, expired };
     });
+    for (const event of expired) this.#publish(event);
     const decision = wait ? this.#waitForDecision(result.approval, wait) : undefined;
     this.#publish({ type: result.joined ? 'joined' : 'created', approval: result.approval });
     if (!this.#queue && (this.#expiryAt === undefined || Date.parse(result.approval.expiresAt) < this.#expiryAt)) {
@@ -501,26 +523,34 @@ export class ApprovalService implements ApprovalDesk {
 
   /** Applies one approval's on_timeout, unless something decided it first. */
   async #expire(id: string, now: Date): Promise<Approval | undefined> {
-    const closed = await this.#db.transaction(async (tx) => {
+    const event = await this.#db.transaction(async (tx) => {
       const approval = await store.getApproval(tx, id, true);
-      if (!approval || !isOpen(approval.status)) return undefined;
-      const wait = formatDuration(approval.spec.timeoutMs);
-      const approve = approval.spec.onTimeout === 'approve';
-      const reason = approve ? `no decision within ${wait}; the rule approves on timeout` : `no decision within ${wait}`;
-      const decided = await store.closeApproval(tx, id, { status: approve ? 'approved' : 'expired', by: 'system', via: 'system', reason, at: now });
-      if (decided) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(decided), kind: approve ? 'approved' : 'expired', actor: 'system', via: 'timer', reason, occurredAt: now });
-      if (decided) await this.#withJobs(tx, { type: 'decided', approval: decided });
-      return decided;
+      return approval && isOpen(approval.status) ? this.#expireLocked(tx, approval, now) : undefined;
     });
-    if (closed) this.#publish({ type: 'decided', approval: closed });
-    return closed;
+    if (event) this.#publish(event);
+    return event?.approval;
+  }
+
+  /**
+   * Inside a transaction holding the row of an open approval whose time is up: applies its on_timeout, with the
+   * audit row and the jobs, and answers the event to publish after the commit. The expiry job does this when due;
+   * a decision or an identical call that arrives first, while the job is late, does it too.
+   */
+  async #expireLocked(tx: Db, approval: Approval, now: Date): Promise<ApprovalEvent> {
+    const wait = formatDuration(approval.spec.timeoutMs);
+    const approve = approval.spec.onTimeout === 'approve';
+    const reason = approve ? `no decision within ${wait}; the rule approves on timeout` : `no decision within ${wait}`;
+    // The caller holds the row and saw it open, so nothing can have closed it first.
+    const decided = (await store.closeApproval(tx, approval.id, { status: approve ? 'approved' : 'expired', by: 'system', via: 'system', reason, at: now }))!;
+    await this.#audit.appendInTransaction(tx, { ...this.#auditBase(decided), kind: approve ? 'approved' : 'expired', actor: 'system', via: 'timer', reason, occurredAt: now });
+    return this.#withJobs(tx, { type: 'decided', approval: decided });
   }
 
   /**
    * After a restart no call waits on the approvals that were pending: they become `abandoned` (still decidable, so
-   * a decision made later applies to the agent's retry) and expire as before. Nothing stays pending with nobody
-   * waiting. `owner` limits this to the approvals one instance held (several instances share the database: the
-   * others' calls are still waiting); without it every pending approval is this process's.
+   * a decision made later applies to the agent's retry, which reopens them) and expire as before. Nothing stays
+   * pending with nobody waiting. `owner` limits this to the approvals one instance held (several instances share
+   * the database: the others' calls are still waiting); without it every pending approval is this process's.
    */
   async recover(options: { owner?: string } = {}): Promise<number> {
     const count = await this.#abandonPending(options.owner, 'the gateway restarted while the call was held');
@@ -665,6 +695,16 @@ export class ApprovalService implements ApprovalDesk {
 
 /** A decision's outcome and, when it changed something, the event to publish after the commit. */
 type DecisionOutcome = DecideOutcome & { event?: ApprovalEvent };
+
+/** The answer to a decision that came at or after the approval's deadline, which has just applied its on_timeout. */
+function expiredFirst(approval: Approval): DecideOutcome {
+  return {
+    ok: false,
+    code: 'ALREADY_DECIDED',
+    message: `Already ${approval.status} by system: the approval expired at ${approval.expiresAt} (${approval.reason ?? 'no decision in time'})`,
+    approval,
+  };
+}
 
 function alreadyDecided(approval: Approval): DecideOutcome {
   return {

@@ -111,16 +111,22 @@ function toApproval(row: ApprovalRow): Approval {
 
 
 /**
- * Inserts a pending approval, or joins the pending one with the same binding: the partial unique index on
- * pending bindings makes concurrent identical calls race, and the loser's insert becomes the join.
+ * Inserts a pending approval, or joins the open one with the same binding: the partial unique index on open
+ * bindings (migration 0007) makes concurrent identical calls race, and the loser's insert becomes the join. An
+ * abandoned approval is reopened by the join: pending again, held by the joining instance, its closing columns
+ * cleared (its votes and messages stay). Answers undefined, changing nothing, when that open approval's time is up
+ * (at `requestedAt`): it is not joined, and the caller applies its on_timeout (lapsedOpen) before asking again.
  */
-export async function insertOrJoin(tx: Db, input: NewApproval): Promise<{ approval: Approval; joined: boolean }> {
+export async function insertOrJoin(tx: Db, input: NewApproval): Promise<{ approval: Approval; joined: boolean } | undefined> {
   const [row] = await tx.query<ApprovalRow & { inserted: boolean }>(
     `INSERT INTO approvals (id, binding_hash, server, tool, grant_name, agent, session_id, args_redacted, args_hash,
                             policy_version, rule, approval_spec, requested_at, expires_at, owner_instance, tool_annotations)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb, $13::timestamptz, $14::timestamptz, $15, $16::jsonb)
-     ON CONFLICT (binding_hash) WHERE status = 'pending'
-     DO UPDATE SET joined_count = approvals.joined_count + 1
+     ON CONFLICT (binding_hash) WHERE status IN ('pending', 'abandoned')
+     DO UPDATE SET joined_count = approvals.joined_count + 1, status = 'pending',
+       owner_instance = CASE WHEN approvals.status = 'abandoned' THEN EXCLUDED.owner_instance ELSE approvals.owner_instance END,
+       decided_at = NULL, decided_by = NULL, decided_via = NULL, reason = NULL
+     WHERE approvals.expires_at > EXCLUDED.requested_at
      RETURNING ${WITH_VOTES}, (xmax = 0) AS inserted`,
     [
       input.id,
@@ -141,7 +147,16 @@ export async function insertOrJoin(tx: Db, input: NewApproval): Promise<{ approv
       input.toolAnnotations === undefined ? null : JSON.stringify(input.toolAnnotations),
     ],
   );
-  return { approval: toApproval(row!), joined: !row!.inserted };
+  return row && { approval: toApproval(row), joined: !row.inserted };
+}
+
+/** The open approvals of this binding whose time is up at `now`, locked for their expiry. */
+export async function lapsedOpen(tx: Db, bindingHash: string, now: Date): Promise<Approval[]> {
+  const rows = await tx.query<ApprovalRow>(
+    `SELECT ${WITH_VOTES} FROM approvals WHERE binding_hash = $1 AND status = ANY($2::text[]) AND expires_at <= $3::timestamptz FOR UPDATE`,
+    [bindingHash, OPEN_STATUSES, now.toISOString()],
+  );
+  return rows.map(toApproval);
 }
 
 export async function getApproval(db: Db, id: string, forUpdate = false): Promise<Approval | undefined> {
@@ -202,7 +217,8 @@ export interface DecidedColumns {
 /**
  * closeApproval for an approval whose row the caller already has (a call waits on it here), as an audit gate
  * (AppendGate): it returns only what may have changed since, and with `claim` also claims the approval for that
- * waiting call, so from the decision to the upstream nothing else touches the database.
+ * waiting call, so from the decision to the upstream nothing else touches the database. A human decision counts only
+ * before expires_at: at or after it the gate changes nothing, whether or not the expiry job has run yet.
  */
 export function decisionGate(
   id: string,
@@ -211,7 +227,7 @@ export function decisionGate(
   return {
     sql: `UPDATE approvals SET status = $2, decided_by = $3, decided_via = $4, reason = $5, decided_at = $6::timestamptz
             ${change.claim ? `, consumed_at = $6::timestamptz, execution_status = 'running'` : ''}
-          WHERE id = $1 AND status = ANY($7::text[]) RETURNING joined_count, notifications`,
+          WHERE id = $1 AND status = ANY($7::text[]) AND expires_at > $6::timestamptz RETURNING joined_count, notifications`,
     params: [id, change.status, change.by, change.via, change.reason, change.at.toISOString(), OPEN_STATUSES],
   };
 }

@@ -136,6 +136,50 @@ for (const dialect of TEST_DIALECTS) {
   });
 }
 
+for (const dialect of TEST_DIALECTS) {
+  describe(`0007_open_binding_unique on ${dialect}`, () => {
+    let database: TestDatabase;
+    let dir: string;
+    afterEach(async () => {
+      await database?.destroy();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('keeps one open approval per binding from before it, the one a call may wait on, and cancels the others saying which', async () => {
+      database = await createTestDatabase(dialect, { migrated: false });
+      const files = await loadMigrations();
+      const migration = files.find((file) => file.name === '0007_open_binding_unique.sql')!;
+      dir = await tempMigrations(Object.fromEntries(files.filter((file) => file.name < migration.name).map((file) => [file.name, file.sql])));
+      expect((await migrate(database.db, { dir })).error).toBeUndefined();
+      // What a retry after a restart left: the abandoned approval, and a second one opened for the identical call.
+      const approval = (id: string, binding: string, status: string, minute: number) =>
+        database.db.query(
+          `INSERT INTO approvals (id, status, binding_hash, server, tool, grant_name, args_redacted, args_hash, policy_version, rule,
+                                  approval_spec, requested_at, expires_at, decided_at)
+           VALUES ($1, $2, $3, 's', 't', 'g', '{}', 'h', 'v1', '/r', '{}', $4::timestamptz, $4::timestamptz + interval '15 minutes',
+                   CASE WHEN $2 = 'pending' THEN NULL ELSE $4::timestamptz END)`,
+          [id, status, binding, new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString()],
+        );
+      await approval('old-abandoned', 'b1', 'abandoned', 0);
+      await approval('retry-pending', 'b1', 'pending', 1);
+      await approval('older', 'b2', 'abandoned', 0);
+      await approval('newer', 'b2', 'abandoned', 1);
+      await approval('alone', 'b3', 'abandoned', 0);
+
+      await writeFile(join(dir, migration.name), migration.sql);
+      expect((await migrate(database.db, { dir })).error).toBeUndefined();
+      expect(await database.db.query(`SELECT id, status, reason FROM approvals ORDER BY id`)).toEqual([
+        { id: 'alone', status: 'abandoned', reason: null },
+        { id: 'newer', status: 'abandoned', reason: null },
+        { id: 'old-abandoned', status: 'cancelled', reason: 'superseded by approval retry-pending, open for the identical call; decide that one' },
+        { id: 'older', status: 'cancelled', reason: 'superseded by approval newer, open for the identical call; decide that one' },
+        { id: 'retry-pending', status: 'pending', reason: null },
+      ]);
+      await expect(approval('second-open', 'b3', 'pending', 2)).rejects.toThrow(/approvals_open_binding/);
+    });
+  });
+}
+
 if (TEST_DIALECTS.includes('postgres')) {
   describe('migrate with concurrent runners on one PostgreSQL', () => {
     let database: TestDatabase;
