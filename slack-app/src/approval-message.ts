@@ -53,7 +53,7 @@ function consoleLink(consoleUrl: string, approvalId: string): string {
  * drawn; the time left is not part of it (the expiry is shown as an absolute date).
  */
 export function messageState(approval: Approval): string {
-  return `${approval.status}:${approval.votes.length}:${approval.execution?.status ?? '-'}`;
+  return `${approval.status}:${approval.votes.length}:${approval.joinedCount}:${approval.execution?.status ?? '-'}`;
 }
 
 const plain = (text: string, max = 150): types.PlainTextElement => ({

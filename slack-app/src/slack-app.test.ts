@@ -212,7 +212,7 @@ describe('Slack app', () => {
     return signInteraction(blockActionsPayload({ user, channel: DEFAULT_CHANNEL, message, actionId, ...(value ? { value } : {}) }), SIGNING_SECRET);
   }
 
-  it('checks the token at start and posts one request with buttons and the console link; a joined call posts nothing', async () => {
+  it('checks the token at start and posts one request with buttons and the console link; a joined call only redraws it', async () => {
     expect(h.fake.callsOf('auth.test')).toHaveLength(1);
     const approval = await requestApproval();
     const { call, notification } = await posted(approval);
@@ -238,6 +238,9 @@ describe('Slack app', () => {
       spec: approval.spec,
     });
     expect((await joined).joinedCount).toBe(2);
+    const update = await h.fake.waitFor('chat.update');
+    expect(update.args).toMatchObject({ channel: notification.channel, ts: notification.ts });
+    expect(JSON.stringify(update.args['blocks'])).toContain('2 identical calls wait on this one decision.');
     await h.scheduler.advance(60_000);
     expect(h.fake.callsOf('chat.postMessage')).toHaveLength(1);
   });
@@ -249,6 +252,22 @@ describe('Slack app', () => {
     const update = await h.fake.waitFor('chat.update');
     expect(hasButtons(update)).toBe(true);
     expect(JSON.stringify(update.args['blocks'])).toContain('The gateway stopped while this call was held');
+
+    // The agent's retry reopens it: the same message, pending again, the note gone.
+    await service.request({
+      server: approval.server,
+      tool: approval.tool,
+      args: approval.args,
+      caller: { grant: approval.grant },
+      callId: 'call-retry',
+      policyVersion: approval.policyVersion,
+      rule: approval.rule,
+      spec: approval.spec,
+    });
+    const reopened = await h.fake.waitFor('chat.update', 2);
+    expect(hasButtons(reopened)).toBe(true);
+    expect(JSON.stringify(reopened.args['blocks'])).not.toContain('The gateway stopped while this call was held');
+    expect(h.fake.callsOf('chat.postMessage')).toHaveLength(1);
   });
 
   it("posts to the rule's own channel", async () => {

@@ -95,9 +95,9 @@ export class SlackDelivery implements ChangeJobs {
     switch (type) {
       case 'created':
         return this.#postJobs(approval);
+      // One request, one message: an identical call waits on the decision already asked for, and the message says
+      // how many calls do; a retry that reopens an abandoned approval takes its note away.
       case 'joined':
-        // One request, one message: an identical call waits on the decision already asked for.
-        return [];
       case 'voted':
       case 'decided':
       case 'abandoned':
