@@ -5,7 +5,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { connectClient, rawCall, startGateway, startHttpUpstream, TEST_UPSTREAM, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
+import { callThenCancel, connectClient, rawCall, startGateway, startHttpUpstream, TEST_UPSTREAM, textOf, tsxCommand, type RunningGateway } from './helpers/gateway.js';
 
 const upstreams = [
   { kind: 'stdio', server: async () => ({ config: tsxCommand(TEST_UPSTREAM), close: async () => undefined }) },
@@ -78,11 +78,7 @@ describe.each(upstreams)('forwarding to a $kind upstream', ({ server }) => {
   });
 
   it('passes cancellation upstream', async () => {
-    const abort = new AbortController();
-    const pending = rawCall(client, 'test__wait_for_cancel', {}, { signal: abort.signal });
-    await expect.poll(async () => JSON.parse(textOf(await rawCall(client, 'test__stats'))).calls.wait_for_cancel).toBeGreaterThan(0);
-    abort.abort('user pressed stop');
-    await expect(pending).rejects.toThrow();
+    await callThenCancel(client, 'user pressed stop');
     await expect.poll(async () => JSON.parse(textOf(await rawCall(client, 'test__stats'))).lastCancel).not.toBe('');
   });
 

@@ -16,7 +16,7 @@ import { MemoryLimitStore } from '../../server/src/limits/memory-limit-store.js'
 import { createLogger } from '../../server/src/log/logger.js';
 import { PolicyWatcher } from '../../server/src/policy/policy-watcher.js';
 import { ManualClock } from '../../server/src/util/clock.js';
-import { rawCall, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
+import { callThenCancel, rawCall, TEST_UPSTREAM, textOf, tsxCommand } from './helpers/gateway.js';
 
 const KEY = 'sk-test-ci-bot';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -136,11 +136,7 @@ describe('policy through the gateway', () => {
   });
 
   it('keeps the quota of a call the agent cancelled after it went upstream: cancel-and-repeat walks past no limit', async () => {
-    const cancel = new AbortController();
-    const cancelled = rawCall(client, 'test__wait_for_cancel', {}, { signal: cancel.signal });
-    await expect.poll(async () => JSON.parse(textOf(await rawCall(client, 'test__stats'))).calls.wait_for_cancel).toBe(1);
-    cancel.abort('the agent gave up');
-    await expect(cancelled).rejects.toThrow();
+    await callThenCancel(client, 'the agent gave up');
     const again = await rawCall(client, 'test__wait_for_cancel');
     expect(again._meta).toMatchObject({ 'airlock/decision': { decision: 'rate_limited', rule: '/tools/wait_for_cancel/limits/0' } });
   });

@@ -262,28 +262,27 @@ describe('configuration errors', () => {
     );
   });
 
-  it('makes airlock serve exit with the problems and no stack trace', async () => {
+  /** Runs `airlock serve` on a config (and other files) written to a new directory, which is also its data dir. */
+  async function serveRefused(config: object, files: Record<string, object> = {}): Promise<{ code: number; stderr: string }> {
     const dir = await mkdtemp(join(tmpdir(), 'airlock-config-'));
     const path = join(dir, 'airlock.config.json');
-    await writeFile(path, JSON.stringify({ servers: { github: { args: ['x'] } } }));
-    const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const [name, content] of Object.entries({ ...files, 'airlock.config.json': config })) await writeFile(join(dir, name), JSON.stringify(content));
+    const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AIRLOCK_DATA_DIR: dir } });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const [code] = (await once(child, 'exit')) as [number];
+    return { code, stderr };
+  }
+
+  it('makes airlock serve exit with the problems and no stack trace', async () => {
+    const { code, stderr } = await serveRefused({ servers: { github: { args: ['x'] } } });
     expect(code).toBe(78);
     expect(stderr).toContain('servers.github.command: required');
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
   it('makes airlock serve exit 78 on a wrong policy too, naming the problem', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'airlock-config-'));
-    const path = join(dir, 'airlock.config.json');
-    await writeFile(join(dir, 'policy.json'), JSON.stringify({ version: '1', default: 'maybe' }));
-    await writeFile(path, JSON.stringify({ servers: {}, policy: 'policy.json' }));
-    const child = spawn(process.execPath, [`${ROOT}bin/airlock.js`, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AIRLOCK_DATA_DIR: dir } });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number];
+    const { code, stderr } = await serveRefused({ servers: {}, policy: 'policy.json' }, { 'policy.json': { version: '1', default: 'maybe' } });
     expect(code).toBe(78);
     expect(stderr).toContain('default: must be one of "allow", "deny", "require_approval" (got "maybe")');
     expect(stderr).not.toMatch(/\n\s+at /);

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Result } from '@modelcontextprotocol/server';
+import { expect } from 'vitest';
 
 import { parseConfig } from '../../../server/src/config/load.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../../server/src/gateway/create-gateway.js';
@@ -70,6 +71,15 @@ export async function connectClient(
 /** tools/call without the client's result validation, so what the gateway sent is what the test sees. */
 export function rawCall(client: Client, name: string, args: Record<string, unknown> = {}, options: Parameters<Client['request']>[2] = {}) {
   return client.request({ method: 'tools/call', params: { name, arguments: args } }, passthrough, options) as Promise<Record<string, unknown>>;
+}
+
+/** Starts the test upstream's wait_for_cancel, cancels it once the upstream runs it, and waits for the rejection. */
+export async function callThenCancel(client: Client, reason: string): Promise<void> {
+  const abort = new AbortController();
+  const pending = rawCall(client, 'test__wait_for_cancel', {}, { signal: abort.signal });
+  await expect.poll(async () => JSON.parse(textOf(await rawCall(client, 'test__stats'))).calls.wait_for_cancel).toBeGreaterThan(0);
+  abort.abort(reason);
+  await expect(pending).rejects.toThrow();
 }
 
 export function textOf(result: Record<string, unknown>): string {
