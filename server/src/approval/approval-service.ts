@@ -141,6 +141,8 @@ export class ApprovalService implements ApprovalDesk {
   #expiryTimer: NodeJS.Timeout | undefined;
   /** When the armed expiry timer fires (ms since the epoch), if one is armed. */
   #expiryAt: number | undefined;
+  /** Each recordExecution() under way, as a promise that never rejects: the pipeline does not wait for them, close() does. */
+  readonly #recording = new Set<Promise<unknown>>();
   #closed = false;
 
   constructor(options: ApprovalServiceOptions) {
@@ -492,7 +494,14 @@ export class ApprovalService implements ApprovalDesk {
     if (cancelled) this.#publish({ type: 'decided', approval: cancelled });
   }
 
-  async recordExecution(id: string, outcome: { ok: boolean; upstreamStatus: string; durationMs: number }): Promise<void> {
+  recordExecution(id: string, outcome: { ok: boolean; upstreamStatus: string; durationMs: number }): Promise<void> {
+    const recording = this.#recordExecution(id, outcome);
+    const settled = recording.catch(() => undefined).finally(() => this.#recording.delete(settled));
+    this.#recording.add(settled);
+    return recording;
+  }
+
+  async #recordExecution(id: string, outcome: { ok: boolean; upstreamStatus: string; durationMs: number }): Promise<void> {
     const now = new Date(this.#clock.now());
     const approval = await this.#db.transaction(async (tx) => {
       const updated = await store.recordExecution(tx, id, { status: outcome.ok ? 'succeeded' : 'failed', upstreamStatus: outcome.upstreamStatus, durationMs: outcome.durationMs, at: now });
@@ -609,13 +618,18 @@ export class ApprovalService implements ApprovalDesk {
     );
   }
 
-  /** Stops the background work; the relay's pass under way ends first, so close this before the queue. */
+  /**
+   * Stops the background work; the executions being recorded and the relay's pass under way end first, so close
+   * this before the queue and the database.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#expiryTimer);
     clearInterval(this.#recheckTimer);
     clearInterval(this.#rearmTimer);
     for (const off of this.#busOff.splice(0)) off();
+    // Settled, not fulfilled: a recording that failed was already reported to whoever started it.
+    await Promise.all(this.#recording);
     await this.#relay?.close();
   }
 

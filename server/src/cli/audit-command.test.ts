@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { borrowDb, createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../test/contract/test-databases.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { migrate } from '../db/migrate.js';
+import { openPgliteDb } from '../db/pglite-db.js';
 import { ManualClock } from '../util/clock.js';
 import { parseSince, runAuditCommand } from './audit-command.js';
 
@@ -126,6 +129,70 @@ for (const dialect of TEST_DIALECTS) {
     });
   });
 }
+
+describe('airlock audit --config', () => {
+  let dir: string;
+  const configFor = async (dataDir: string) => {
+    const file = join(dir, 'airlock.config.json');
+    await writeFile(file, JSON.stringify({ servers: {}, database: { dataDir } }));
+    return file;
+  };
+  const run = async (...argv: string[]) => {
+    const { io, out, err } = captureIo();
+    const code = await runAuditCommand(argv, io);
+    return { code, out: out.join(''), err: err.join('\n') };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'airlock-audit-config-'));
+    const db = await openPgliteDb(join(dir, 'data'));
+    await migrate(db);
+    const log = new AuditLog(db);
+    for (const tool of ['a', 'b', 'c']) log.append({ kind: 'allowed', server: 'github', tool });
+    await log.close();
+    await db.close();
+  });
+  // The environment overrides the file; these tests mean the file.
+  beforeEach(() => {
+    vi.stubEnv('DATABASE_URL', '');
+    vi.stubEnv('AIRLOCK_DATA_DIR', '');
+  });
+  afterEach(() => vi.unstubAllEnvs());
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('verifies and exports the database the config file names, as serve would open it', async () => {
+    const config = await configFor(join(dir, 'data'));
+    expect(await run('verify', '--config', config)).toMatchObject({ code: 0, out: expect.stringMatching(/^audit log: valid, 3 rows \(seq 1–3\)/) });
+    const exported = await run('export', '--format', 'jsonl', '--config', config);
+    expect(exported.out.trimEnd().split('\n').map((line) => JSON.parse(line).seq)).toEqual([1, 2, 3]);
+  });
+
+  it('creates nothing where no database exists, and names the directory and how to point at one', async () => {
+    const missing = join(dir, 'nowhere');
+    const output = join(dir, 'never.jsonl');
+    const expected = `airlock audit: no Airlock database exists at ${missing}; point at the gateway's with --config <its config file>, AIRLOCK_DATA_DIR=<its data directory> or DATABASE_URL=<its PostgreSQL URL>`;
+    vi.stubEnv('AIRLOCK_DATA_DIR', missing);
+    expect(await run('verify')).toEqual({ code: 2, out: '', err: expected });
+    expect(existsSync(missing)).toBe(false);
+    vi.stubEnv('AIRLOCK_DATA_DIR', '');
+    const config = await configFor(missing);
+    expect(await run('verify', '--config', config)).toEqual({ code: 2, out: '', err: expected });
+    expect(await run('export', '--format', 'jsonl', '--output', output, '--config', config)).toEqual({ code: 2, out: '', err: expected });
+    expect(existsSync(missing)).toBe(false);
+    expect(existsSync(output)).toBe(false);
+  });
+
+  it('names the process holding an embedded database that is open elsewhere', async () => {
+    const held = await openPgliteDb(join(dir, 'data'));
+    try {
+      const refused = await run('verify', '--config', await configFor(join(dir, 'data')));
+      expect(refused.code).toBe(2);
+      expect(refused.err).toContain(`Airlock data directory ${join(dir, 'data')} is in use by process ${process.pid}`);
+    } finally {
+      await held.close();
+    }
+  });
+});
 
 describe('airlock audit command line', () => {
   it.each([

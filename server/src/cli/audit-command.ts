@@ -1,5 +1,5 @@
 /**
- * `airlock audit verify [--file F]` and `airlock audit export --format jsonl [--since T] [--output F]`:
+ * `airlock audit verify [--file F] [--config C]` and `airlock audit export --format jsonl [--since T] [--output F] [--config C]`:
  * argument parsing and printing only; the checking and exporting are audit/'s. Exit codes: 0 valid (or
  * exported), 1 the log is invalid, 2 wrong command line or the log could not be read.
  */
@@ -10,23 +10,24 @@ import type { ParseArgsConfig } from 'node:util';
 import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
 import { writeAuditExport, type ExportSince, type TextSink } from '../audit/export.js';
 import { verifyAuditExport, verifyAuditLog, type VerifyResult } from '../audit/verify.js';
-import { type CliIo, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
+import { type CliIo, CONFIG_OPTION, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
 import type { Db } from '../db/db.js';
 import { sqlState } from '../db/storage-error.js';
 
 
 export interface AuditCommandDeps {
-  /** Opens the database; the command closes it. Defaults to createDb() from the environment. */
+  /** Opens the database; the command closes it. Defaults to openCommandDb() (--config and the environment). */
   openDb?: () => Promise<Db>;
 }
 
 const USAGE = `usage:
-  airlock audit verify [--file export.jsonl] [--json]
+  airlock audit verify [--file export.jsonl] [--json] [--config airlock.config.json]
       Recomputes the hash chain of the audit log (or of an export file) and names every edited, deleted or
       reordered row. Exit 0 valid, 1 invalid.
-  airlock audit export --format jsonl [--since ISO-TIME|SEQ] [--output FILE]
+  airlock audit export --format jsonl [--since ISO-TIME|SEQ] [--output FILE] [--config airlock.config.json]
       Writes verifiable rows (seq, prev_hash, hash, canonical event), from --since to the end.
-  The database is PostgreSQL (DATABASE_URL) or the embedded one in AIRLOCK_DATA_DIR (default ./.airlock).`;
+  The database is the one serve uses with that config file: its database section, overridden by DATABASE_URL
+  (PostgreSQL) or AIRLOCK_DATA_DIR (embedded); without --config, those variables or ./.airlock.`;
 
 export async function runAuditCommand(argv: string[], io: CliIo, deps: AuditCommandDeps = {}): Promise<number> {
   return runSubcommands(
@@ -44,9 +45,10 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: st
 }
 
 async function verify(argv: string[], io: CliIo, deps: AuditCommandDeps): Promise<number> {
-  const values = parse(argv, { file: { type: 'string' }, json: { type: 'boolean' } });
+  const values = parse(argv, { file: { type: 'string' }, json: { type: 'boolean' }, ...CONFIG_OPTION });
   const file = values.file;
-  const result = file === undefined ? await withDb(deps.openDb, verifyAuditLog) : await verifyAuditExport(file);
+  const database = { config: values.config, existing: true };
+  const result = file === undefined ? await withDb(deps.openDb, database, verifyAuditLog) : await verifyAuditExport(file);
   if (values.json) io.stdout(JSON.stringify(result, null, 2));
   else printVerification(file ?? 'audit log', result, io);
   return result.ok ? 0 : 1;
@@ -72,19 +74,24 @@ function printVerification(subject: string, result: VerifyResult, io: CliIo): vo
 }
 
 async function exportLog(argv: string[], io: CliIo, deps: AuditCommandDeps): Promise<number> {
-  const values = parse(argv, { format: { type: 'string' }, since: { type: 'string' }, output: { type: 'string' } });
+  const values = parse(argv, { format: { type: 'string' }, since: { type: 'string' }, output: { type: 'string' }, ...CONFIG_OPTION });
+  const database = { config: values.config, existing: true };
   if (values.format !== 'jsonl') throw new UsageError('--format jsonl is required (the only format so far)');
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const output = values.output;
   if (output === undefined) {
     const sink: TextSink = { write: (chunk) => io.stdout(chunk) };
-    await withDb(deps.openDb, (db) => writeAuditExport(db, sink, since));
+    await withDb(deps.openDb, database, (db) => writeAuditExport(db, sink, since));
     return 0;
   }
-  const stream = createWriteStream(output, { encoding: 'utf8' });
-  const summary = await withDb(deps.openDb, (db) => writeAuditExport(db, stream, since));
-  stream.end();
-  await once(stream, 'finish');
+  // The file is created once the database opened: a wrong --config or data directory leaves nothing behind.
+  const summary = await withDb(deps.openDb, database, async (db) => {
+    const stream = createWriteStream(output, { encoding: 'utf8' });
+    const written = await writeAuditExport(db, stream, since);
+    stream.end();
+    await once(stream, 'finish');
+    return written;
+  });
   io.stderr(`exported ${summary.rows} rows${summary.firstSeq === undefined ? '' : ` (seq ${summary.firstSeq}–${summary.lastSeq})`} to ${output}`);
   return 0;
 }

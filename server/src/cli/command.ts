@@ -1,8 +1,11 @@
 /** What every `airlock` command shares: where it writes, how a bad command line is told apart, its database. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import { createDb } from '../db/create-db.js';
+import { loadConfigFile } from '../config/load.js';
+import { createDb, resolveStorageTarget } from '../db/create-db.js';
 import type { Db } from '../db/db.js';
+import { pgliteDbExists } from '../db/pglite-db.js';
+import { AirlockError } from '../errors/airlock-error.js';
 
 /** Results go to stdout, problems to stderr (under `airlock run`, stdout is the protocol's alone). */
 export interface CliIo {
@@ -13,9 +16,33 @@ export interface CliIo {
 /** A command line the command cannot understand: printed with its usage, exit status 2. */
 export class UsageError extends Error {}
 
-/** Runs `fn` on a database opened for this one command (from the environment unless a test gives one), then closes it. */
-export async function withDb<T>(openDb: (() => Promise<Db>) | undefined, fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = await (openDb ?? (() => createDb()))();
+/** `--config <file>`, for the commands that open the database: they find it as `airlock serve --config <file>` does. */
+export const CONFIG_OPTION = { config: { type: 'string' } } as const;
+
+export interface DbChoice {
+  /** The config file (--config) whose `database` section names the database; the environment overrides it. */
+  config?: string | undefined;
+  /** Read-only commands: an embedded database that does not exist is an error, not created empty. */
+  existing?: boolean;
+}
+
+/** Opens the database `serve` would use with the same config file and environment (the environment's alone without one). */
+export async function openCommandDb({ config, existing = false }: DbChoice): Promise<Db> {
+  const options = { database: config === undefined ? undefined : (await loadConfigFile(config)).database };
+  const target = resolveStorageTarget(options);
+  if (existing && target.kind === 'pglite' && !(await pgliteDbExists(target.dataDir))) {
+    throw new AirlockError(
+      'NOT_FOUND',
+      `no Airlock database exists at ${target.dataDir}; point at the gateway's with --config <its config file>, ` +
+        'AIRLOCK_DATA_DIR=<its data directory> or DATABASE_URL=<its PostgreSQL URL>',
+    );
+  }
+  return createDb(options);
+}
+
+/** Runs `fn` on a database opened for this one command (openCommandDb unless a test gives one), then closes it. */
+export async function withDb<T>(openDb: (() => Promise<Db>) | undefined, choice: DbChoice, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await (openDb ?? (() => openCommandDb(choice)))();
   try {
     return await fn(db);
   } finally {

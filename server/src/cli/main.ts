@@ -20,7 +20,8 @@ const USAGE = `usage:
   airlock policy check <file> --tool NAME --args JSON [--grant G]
   airlock audit verify | airlock audit export --format jsonl [--since T]
   airlock user add <username> --role viewer|approver|admin [--password-stdin] | airlock user list
-  airlock migrate`;
+  airlock migrate
+  (audit, user and migrate take --config airlock.config.json: the database serve uses with that file)`;
 
 
 const io: CliIo = {

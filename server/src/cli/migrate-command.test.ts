@@ -11,6 +11,7 @@ import {
   TEST_DIALECTS,
   type TestDatabase,
 } from '../../../test/contract/test-databases.js';
+import { openPgliteDb } from '../db/pglite-db.js';
 import { runMigrateCommand } from './migrate-command.js';
 
 const MIGRATIONS = readdirSync(new URL('../../../migrations/', import.meta.url)).filter((f) => f.endsWith('.sql')).sort();
@@ -78,6 +79,25 @@ for (const dialect of TEST_DIALECTS) {
 }
 
 describe('airlock migrate', () => {
+  it('migrates the database of --config, as serve would open it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-migrate-config-'));
+    try {
+      const config = join(dir, 'airlock.config.json');
+      await writeFile(config, JSON.stringify({ servers: {}, database: { dataDir: join(dir, 'data') } }));
+      vi.stubEnv('DATABASE_URL', '');
+      vi.stubEnv('AIRLOCK_DATA_DIR', '');
+      const { io, out } = captureIo();
+      expect(await runMigrateCommand(['--config', config], io)).toBe(0);
+      expect(out.at(-1)).toBe(`applied ${MIGRATIONS.length} migrations`);
+      const db = await openPgliteDb(join(dir, 'data'));
+      const applied = await db.query('SELECT 1 FROM audit_events').finally(() => db.close());
+      expect(applied).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 with a clear message when the database is unreachable', async () => {
     vi.stubEnv('DATABASE_URL', 'postgres://airlock:secret@127.0.0.1:1/airlock');
     const { io, err } = captureIo();

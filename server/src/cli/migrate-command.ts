@@ -1,35 +1,35 @@
 /**
- * `airlock migrate`: applies pending migrations to the database this process would use (DATABASE_URL, else the
- * embedded one in AIRLOCK_DATA_DIR) and prints one line per file. Exit codes: 0 up to date, 1 a migration
- * failed or the database does not match the files, 2 wrong command line or database unreachable.
+ * `airlock migrate [--config C]`: applies pending migrations to the database `airlock serve` uses with the same
+ * config file and environment, and prints one line per file. Exit codes: 0 up to date, 1 a migration failed or
+ * the database does not match the files, 2 wrong command line or database unreachable.
  */
-import { parseArgs } from 'node:util';
-
 import { asAirlockError } from '../errors/airlock-error.js';
-import { createDb } from '../db/create-db.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
-import type { CliIo } from './command.js';
+import { type CliIo, CONFIG_OPTION, openCommandDb, parseCommandLine } from './command.js';
 
 
 export interface MigrateCommandDeps {
-  /** Opens the database; the command closes it. Defaults to createDb() from the environment. */
+  /** Opens the database; the command closes it. Defaults to openCommandDb() (--config and the environment). */
   openDb?: () => Promise<Db>;
   /** Folder of the migration files; defaults to the installation's. */
   migrationsDir?: string;
 }
 
-const USAGE = `usage: airlock migrate
-  Applies pending migrations to PostgreSQL (DATABASE_URL) or to the embedded database in AIRLOCK_DATA_DIR
-  (default ./.airlock). Safe to run from several processes at once.`;
+const USAGE = `usage: airlock migrate [--config airlock.config.json]
+  Applies pending migrations to the database serve uses with that config file: its database section, overridden
+  by DATABASE_URL (PostgreSQL) or AIRLOCK_DATA_DIR (embedded); without --config, those variables or ./.airlock.
+  Safe to run from several processes at once.`;
 
 export async function runMigrateCommand(argv: string[], io: CliIo, deps: MigrateCommandDeps = {}): Promise<number> {
+  let config: string | undefined;
   try {
-    const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: false });
+    const { values } = parseCommandLine(argv, { help: { type: 'boolean', short: 'h' }, ...CONFIG_OPTION });
     if (values.help) {
       io.stdout(USAGE);
       return 0;
     }
+    config = values.config;
   } catch (error) {
     io.stderr(`airlock migrate: ${(error as Error).message}\n${USAGE}`);
     return 2;
@@ -37,7 +37,7 @@ export async function runMigrateCommand(argv: string[], io: CliIo, deps: Migrate
 
   let db: Db;
   try {
-    db = await (deps.openDb ?? (() => createDb()))();
+    db = await (deps.openDb ?? (() => openCommandDb({ config })))();
   } catch (error) {
     io.stderr(`airlock migrate: ${asAirlockError(error).message}`);
     return 2;

@@ -1,8 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { borrowDb, createTestDatabase, type TestDatabase } from '../../../test/contract/test-databases.js';
 import { verifyPassword } from '../console/passwords.js';
 import { findUser } from '../console/users.js';
+import { openPgliteDb } from '../db/pglite-db.js';
 import { runUserCommand } from './user-command.js';
 
 let database: TestDatabase;
@@ -64,5 +69,48 @@ describe('airlock user', () => {
   it('refuses a user that exists with exit 1', async () => {
     const again = await run(['add', 'alice', '--role', 'admin']);
     expect(again).toMatchObject({ code: 1, stderr: 'airlock user: A console user named "alice" already exists\n' });
+  });
+});
+
+describe('airlock user --config', () => {
+  let dir: string;
+  let config: string;
+  const dataDir = () => join(dir, 'data');
+  const run = async (argv: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runUserCommand(argv, { stdout: (text) => (stdout += `${text}\n`), stderr: (text) => (stderr += `${text}\n`) });
+    return { code, stdout, stderr };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'airlock-user-cli-'));
+    config = join(dir, 'airlock.config.json');
+    await writeFile(config, JSON.stringify({ servers: {}, database: { dataDir: dataDir() } }));
+  });
+  afterEach(() => vi.unstubAllEnvs());
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('adds the user to the database of the config file, as serve would open it', async () => {
+    vi.stubEnv('DATABASE_URL', '');
+    vi.stubEnv('AIRLOCK_DATA_DIR', '');
+    expect(await run(['add', 'dana', '--role', 'admin', '--config', config])).toMatchObject({ code: 0, stderr: '' });
+    expect((await run(['list', '--config', config])).stdout).toMatch(/^dana\s+admin\s+active/);
+    const db = await openPgliteDb(dataDir());
+    try {
+      expect(await findUser(db, 'dana')).toMatchObject({ role: 'admin' });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('reads AIRLOCK_DATA_DIR over the config file, and where no database exists creates nothing and names the directory', async () => {
+    const missing = join(dir, 'nowhere');
+    vi.stubEnv('DATABASE_URL', '');
+    vi.stubEnv('AIRLOCK_DATA_DIR', missing);
+    const listed = await run(['list', '--config', config]);
+    expect(listed.code).toBe(2);
+    expect(listed.stderr).toBe(`airlock user: no Airlock database exists at ${missing}; point at the gateway's with --config <its config file>, AIRLOCK_DATA_DIR=<its data directory> or DATABASE_URL=<its PostgreSQL URL>\n`);
+    expect(existsSync(missing)).toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * `airlock user add <username> --role viewer|approver|admin [--password-stdin] [--display-name NAME]` and
- * `airlock user list`: console users, in the database this process would use (DATABASE_URL, else the embedded one
- * in AIRLOCK_DATA_DIR). Without --password-stdin a strong password is generated and printed once. Exit codes:
- * 0 done, 1 refused (the user exists), 2 wrong command line or database unreachable.
+ * `airlock user list`: console users, in the database `airlock serve` uses with the same --config and environment.
+ * Without --password-stdin a strong password is generated and printed once. Exit codes: 0 done, 1 refused (the
+ * user exists), 2 wrong command line or database unreachable.
  */
 import { randomBytes } from 'node:crypto';
 import type { ParseArgsConfig } from 'node:util';
@@ -10,14 +10,14 @@ import type { ParseArgsConfig } from 'node:util';
 import { hashPassword, MIN_PASSWORD_LENGTH } from '../console/passwords.js';
 import { isRole, ROLES } from '../console/roles.js';
 import { checkUsername, createUser, listUsers } from '../console/users.js';
-import { type CliIo, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
+import { type CliIo, CONFIG_OPTION, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
 import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
 
 
 export interface UserCommandDeps {
-  /** Opens the database; the command closes it. Defaults to createDb() from the environment. */
+  /** Opens the database; the command closes it. Defaults to openCommandDb() (--config and the environment). */
   openDb?: () => Promise<Db>;
   /** All of standard input, for --password-stdin. */
   readStdin?: () => Promise<string>;
@@ -25,9 +25,12 @@ export interface UserCommandDeps {
 
 const USAGE = `usage:
   airlock user add <username> --role viewer|approver|admin [--password-stdin] [--display-name NAME]
+                   [--config airlock.config.json]
       Creates a console user. Policies name them as web:<username>. Without --password-stdin a password is
       generated and printed once. viewer reads; approver also decides; admin also manages the console.
-  airlock user list`;
+  airlock user list [--config airlock.config.json]
+  The database is the one serve uses with that config file: its database section, overridden by DATABASE_URL
+  (PostgreSQL) or AIRLOCK_DATA_DIR (embedded); without --config, those variables or ./.airlock.`;
 
 export async function runUserCommand(argv: string[], io: CliIo, deps: UserCommandDeps = {}): Promise<number> {
   return runSubcommands(
@@ -38,8 +41,8 @@ export async function runUserCommand(argv: string[], io: CliIo, deps: UserComman
     {
       add: (rest) => add(rest, io, deps),
       list: async (rest) => {
-        parse(rest, {});
-        return withDb(deps.openDb, async (db) => {
+        const { values } = parse(rest, CONFIG_OPTION);
+        return withDb(deps.openDb, { config: values.config, existing: true }, async (db) => {
           const users = await listUsers(db);
           if (users.length === 0) io.stdout('no console users yet: add one with `airlock user add <username> --role admin`');
           for (const user of users) {
@@ -61,6 +64,7 @@ async function add(argv: string[], io: CliIo, deps: UserCommandDeps): Promise<nu
     role: { type: 'string' },
     'password-stdin': { type: 'boolean' },
     'display-name': { type: 'string' },
+    ...CONFIG_OPTION,
   });
   const [username, ...extra] = positionals;
   if (username === undefined || extra.length > 0) throw new UsageError('give exactly one username');
@@ -77,7 +81,7 @@ async function add(argv: string[], io: CliIo, deps: UserCommandDeps): Promise<nu
     password = randomBytes(18).toString('base64url');
   }
   const passwordHash = await hashPassword(password);
-  return withDb(deps.openDb, async (db) => {
+  return withDb(deps.openDb, { config: values.config }, async (db) => {
     const { error } = await migrate(db);
     if (error) throw error;
     await createUser(db, { username, role, passwordHash, displayName: values['display-name'] }, new Date());

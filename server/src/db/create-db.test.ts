@@ -12,16 +12,16 @@ describe('resolveStorageTarget', () => {
     ['config dataDir', { dataDir: 'data' }, {}, { kind: 'pglite', dataDir: resolve('data') }],
     ['env dir beats config dir', { dataDir: 'data' }, { AIRLOCK_DATA_DIR: '/x' }, { kind: 'pglite', dataDir: '/x' }],
     ['DATABASE_URL', {}, { DATABASE_URL: 'postgres://h/db' }, { kind: 'postgres', connectionString: 'postgres://h/db' }],
-    ['config URL', { databaseUrl: 'postgres://c/db' }, {}, { kind: 'postgres', connectionString: 'postgres://c/db' }],
+    ['config URL', { url: 'postgres://c/db' }, {}, { kind: 'postgres', connectionString: 'postgres://c/db' }],
     [
       'env URL beats config URL and any dir',
-      { databaseUrl: 'postgres://c/db', dataDir: 'data' },
+      { url: 'postgres://c/db', dataDir: 'data' },
       { DATABASE_URL: 'postgres://e/db', AIRLOCK_DATA_DIR: '/x' },
       { kind: 'postgres', connectionString: 'postgres://e/db' },
     ],
     ['an empty DATABASE_URL counts as unset', {}, { DATABASE_URL: ' ' }, { kind: 'pglite', dataDir: resolve('.airlock') }],
   ])('%s', (_name, options, env, expected) => {
-    expect(resolveStorageTarget({ ...options, env })).toEqual(expected);
+    expect(resolveStorageTarget({ database: options, env })).toEqual(expected);
   });
 });
 

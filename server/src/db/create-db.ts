@@ -12,9 +12,8 @@ import { PostgresDb } from './postgres-db.js';
 export const DEFAULT_DATA_DIR = '.airlock';
 
 export interface CreateDbOptions {
-  /** From the config file's `database` section; the environment overrides it. */
-  databaseUrl?: string;
-  dataDir?: string;
+  /** The config file's `database` section; the environment overrides it. */
+  database?: { url?: string; dataDir?: string };
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -23,9 +22,9 @@ export type StorageTarget = { kind: 'postgres'; connectionString: string } | { k
 /** Environment first, then config, then the default directory (relative to the working directory). */
 export function resolveStorageTarget(options: CreateDbOptions = {}): StorageTarget {
   const env = options.env ?? process.env;
-  const connectionString = nonEmpty(env.DATABASE_URL) ?? nonEmpty(options.databaseUrl);
+  const connectionString = nonEmpty(env.DATABASE_URL) ?? nonEmpty(options.database?.url);
   if (connectionString) return { kind: 'postgres', connectionString };
-  return { kind: 'pglite', dataDir: resolve(nonEmpty(env.AIRLOCK_DATA_DIR) ?? nonEmpty(options.dataDir) ?? DEFAULT_DATA_DIR) };
+  return { kind: 'pglite', dataDir: resolve(nonEmpty(env.AIRLOCK_DATA_DIR) ?? nonEmpty(options.database?.dataDir) ?? DEFAULT_DATA_DIR) };
 }
 
 /**

@@ -3,6 +3,7 @@
  * Owns the data-dir lock for as long as the database is open. PGlite has a single connection: statements and
  * transactions queue behind each other, so advisory locks are uncontended here and `FOR UPDATE` never waits.
  */
+import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 
@@ -15,6 +16,16 @@ import { TransactionDb } from './transaction-db.js';
 // The database files live one level down so the lock file and anything else Airlock keeps in the data directory
 // never mix with PostgreSQL's own files.
 const PGDATA = 'pgdata';
+
+/** Whether `dataDir` holds an embedded database: a PostgreSQL data directory, which its PG_VERSION file marks. */
+export async function pgliteDbExists(dataDir: string): Promise<boolean> {
+  try {
+    await access(join(resolve(dataDir), PGDATA, 'PG_VERSION'));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Opens (creating on first use) the embedded database in `dataDir`, refusing if another process holds it. */
 export async function openPgliteDb(dataDir: string): Promise<PgliteDb> {

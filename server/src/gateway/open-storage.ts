@@ -33,7 +33,7 @@ export interface Storage {
 }
 
 export async function openStorage(config: Config, logger: Logger, clock: Clock, background: { bus?: EventBus; queue?: JobQueue } = {}): Promise<Storage> {
-  const db = await createDb({ databaseUrl: config.database?.url, dataDir: config.database?.dataDir });
+  const db = await createDb({ database: config.database });
   const migrated = await migrate(db);
   if (migrated.error) {
     await db.close();
