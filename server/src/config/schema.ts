@@ -57,7 +57,7 @@ export const UpstreamConfigSchema = z
     url: z.url().optional(),
     headers: z.record(z.string(), z.string()).default({}),
     transport: z.enum(['streamable-http', 'sse']).default('streamable-http'),
-    /** How long one upstream request may stay silent (progress resets it). */
+    /** How long one upstream request may stay silent (progress resets it; waiting for the client to answer what it asked does not count). */
     timeout: duration().default(60_000),
     /**
      * The protocol revision spoken to this server. `auto` keeps 2025-era sessions on 2025-11-25 (byte for byte)

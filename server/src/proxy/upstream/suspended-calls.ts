@@ -50,6 +50,8 @@ interface HeldCall {
   readonly binding: string;
   readonly outcome: Promise<Result>;
   readonly abort: AbortController;
+  /** What its upstream call was sent with. */
+  readonly attempt: HeldAttempt;
   /** The downstream request waiting for this call now, and its progress token. */
   driver?: { ctx: ServerContext; progressToken: unknown };
   questions: Question[];
@@ -78,15 +80,16 @@ export class SuspendedCalls {
   /** Starts an upstream call that may be held: `send` gets the signal that ends it and where its progress goes. */
   start(method: string, params: Record<string, unknown> | undefined, ctx: ServerContext, send: (attempt: HeldAttempt) => Promise<Result>): Promise<Result> {
     const abort = new AbortController();
-    // Progress can only arrive once the call exists: sending starts with an await.
-    const outcome = send({
+    // Progress and questions can only arrive once the call exists: sending starts with an await.
+    const attempt: HeldAttempt = {
       signal: abort.signal,
       progress: (progress) => relayProgress(call, progress),
       ask: (request) => (call.driver ? this.#question(call, request) : undefined),
-    });
+    };
+    const outcome = send(attempt);
     // Nobody awaits a held call's outcome until the client comes back; its failure must not go unhandled meanwhile.
     outcome.catch(() => undefined);
-    const call: HeldCall = { id: randomUUID(), method, caller: callerOf(ctx), binding: bindingOf(method, params, ctx), outcome, abort, questions: [], asks: 0, expiresAt: 0 };
+    const call: HeldCall = { id: randomUUID(), method, caller: callerOf(ctx), binding: bindingOf(method, params, ctx), outcome, abort, attempt, questions: [], asks: 0, expiresAt: 0 };
     return this.#drive(call, ctx, params);
   }
 
@@ -105,14 +108,14 @@ export class SuspendedCalls {
   }
 
   /**
-   * Routes a question from the upstream to the call `related` drives, or else to the only call being driven if
-   * the same caller drives it (`related` may be a request that starts no held call, a tools/list beside the call).
-   * Undefined when no call can take it: a held call has no request to carry a question until its client comes back.
+   * Where a question from the upstream goes that arrived beside `related`: the call `related` drives, or else the
+   * only call being driven if the same caller drives it (`related` may be a request that starts no held call, a
+   * tools/list beside the call). Undefined when no call can take it: a held call has no request to carry a
+   * question until its client comes back.
    */
-  ask(related: ServerContext, request: { method: string; params?: Record<string, unknown> }): Promise<Result> | undefined {
+  drivenBy(related: ServerContext): HeldAttempt | undefined {
     const only = this.#driving.size === 1 ? [...this.#driving.values()][0] : undefined;
-    const call = this.#driving.get(related) ?? (only?.caller === callerOf(related) ? only : undefined);
-    return call && this.#question(call, request);
+    return (this.#driving.get(related) ?? (only?.caller === callerOf(related) ? only : undefined))?.attempt;
   }
 
   /** The callers of the calls waiting for their client to come back: their upstream calls are still running. */

@@ -12,7 +12,7 @@ import type { UpstreamConfig } from '../../config/schema.js';
 import { AirlockError } from '../../errors/airlock-error.js';
 import type { Logger } from '../../log/logger.js';
 import type { Clock } from '../../util/clock.js';
-import { formatDuration } from '../../util/duration.js';
+import { formatDuration, MAX_TIMER_MS } from '../../util/duration.js';
 import { forEachHeader } from '../downstream/request-view.js';
 import { isSessionExpired, refusesLegacyEra, toDownstreamError } from '../errors.js';
 import {
@@ -36,6 +36,7 @@ import {
 import { callerOf } from './caller.js';
 import { fulfilInputRequired, type InputRound, isInputRequired } from './input-required.js';
 import type { HeldStateSeal } from './held-state.js';
+import { SilenceTimer } from './silence-timer.js';
 import { type HeldAttempt, SuspendedCalls } from './suspended-calls.js';
 import { createUpstreamTransport, messageLimit } from './transport.js';
 
@@ -78,6 +79,12 @@ export interface ForwardOptions {
   timeoutMs?: number;
 }
 
+/** An upstream request in flight for a call: what it was sent for, and the timer of the upstream's silence. */
+interface Forwarded {
+  readonly origin: ServerContext | HeldAttempt;
+  readonly silence: SilenceTimer;
+}
+
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 /** Upper bound on pages fetched for one list, against a server whose cursor never ends. */
@@ -109,10 +116,10 @@ export class UpstreamLink {
   readonly #sending = new Map<Client, number>();
   readonly #expired = new WeakSet<Client>();
   /**
-   * What each upstream request in flight was sent for, by the relatedRequestId it was sent with: an HTTP upstream's
-   * question arrives on the answer stream of the request it belongs to, and the transport reports that id.
+   * Each upstream request in flight that was sent for a call, by the relatedRequestId it was sent with: an HTTP
+   * upstream's question arrives on the answer stream of the request it belongs to, and the transport reports that id.
    */
-  readonly #origins = new Map<RequestId, ServerContext | HeldAttempt>();
+  readonly #origins = new Map<RequestId, Forwarded>();
   #nextOrigin = 0;
   #serverCapabilities: ServerCapabilities | undefined;
   #instructions: string | undefined;
@@ -398,31 +405,40 @@ export class UpstreamLink {
     // FastPostTransport says which of our requests an upstream question arrived within by the relatedRequestId the
     // request was sent with; the SDK's client transports ignore it.
     const relatedRequestId = this.#nextOrigin++;
+    // The upstream client only routes progress for tokens it minted itself, so we let it mint one and put the
+    // downstream's own token back on each notification.
+    const relay = held
+      ? (progress: Record<string, unknown>) => void relayed.push(held.progress(progress))
+      : progressToken === undefined || ctx === undefined
+        ? undefined
+        : (progress: Record<string, unknown>) => {
+            relayed.push(ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined));
+          };
     const origin = held ?? ctx;
-    if (origin) this.#origins.set(relatedRequestId, origin);
+    const silence = new SilenceTimer(timeoutMs, held?.signal ?? ctx?.mcpReq.signal);
+    if (origin) this.#origins.set(relatedRequestId, { origin, silence });
     try {
       const result = await client.request({ method, params: upstreamParams }, passthrough, {
         // A 2026 upstream's input_required comes back to us as a value, for the downstream client to fulfil.
         allowInputRequired: true,
         ...(headers ? { headers } : {}),
         relatedRequestId,
-        signal: held?.signal ?? ctx?.mcpReq.signal,
-        timeout: timeoutMs,
-        resetTimeoutOnProgress: true,
-        // The upstream client only routes progress for tokens it minted itself, so we let it mint one and put
-        // the downstream's own token back on each notification.
-        onprogress: held
-          ? (progress) => void relayed.push(held.progress(progress))
-          : progressToken === undefined || ctx === undefined
-            ? undefined
-            : (progress) => {
-                relayed.push(ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined));
-              },
+        // The silence timer is the timeout: it pauses while the upstream waits on our client, which the SDK's own
+        // cannot, so that one is set beyond reach.
+        signal: silence.signal,
+        timeout: MAX_TIMER_MS,
+        onprogress:
+          relay &&
+          ((progress) => {
+            silence.heard();
+            relay(progress);
+          }),
       });
       // Progress must reach the client before the result does: after the result its stream is gone.
       await Promise.all(relayed);
       return result;
     } finally {
+      silence.stop();
       this.#origins.delete(relatedRequestId);
     }
   }
@@ -493,33 +509,45 @@ export class UpstreamLink {
    */
   async #relayRequest(request: JSONRPCRequest, relatedId: RequestId | undefined, signal: AbortSignal): Promise<Result> {
     const outbound = { method: request.method, params: request.params as Record<string, unknown> | undefined };
-    const origin = relatedId === undefined ? undefined : this.#origins.get(relatedId);
-    if (origin && !('mcpReq' in origin)) {
-      const asked = origin.ask(outbound);
-      if (asked) return asked;
+    const forwarded = relatedId === undefined ? undefined : this.#origins.get(relatedId);
+    const origin = forwarded?.origin ?? this.#guessOrigin(request.method);
+    if (!origin) {
+      const downstream = this.#options.downstream;
+      if (downstream) return downstream.request(outbound, signal);
+      throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `No downstream client to relay ${request.method} to`);
+    }
+    // A 2026 client cannot be sent a request: the question goes back in an input_required result instead.
+    const asked = 'mcpReq' in origin && this.#options.era === 'modern' ? (this.#held.drivenBy(origin) ?? origin) : origin;
+    const answer = 'mcpReq' in asked ? asked.mcpReq.send(outbound, passthrough, { signal, timeout: RELAY_TIMEOUT_MS }) : asked.ask(outbound);
+    if (!answer) {
       throw new ProtocolError(
         ProtocolErrorCode.InternalError,
         `Cannot relay ${request.method}: the call it was sent within is held until its client answers what upstream "${this.name}" asked before`,
       );
     }
-    let related = origin;
-    if (!related) {
-      const { calls, callers } = this.#outstanding();
-      if (callers > 1) {
-        throw new ProtocolError(
-          ProtocolErrorCode.InternalError,
-          `Cannot relay ${request.method}: Airlock cannot tell which of the ${calls} calls in flight on upstream "${this.name}" it belongs to (they are different clients'); send it on the response stream of the call it belongs to`,
-        );
-      }
-      related = this.#inflight.at(-1);
+    // The upstream now waits on our client, for as long as a human takes: neither the request it asked within nor
+    // the call the question went to counts that as the upstream's silence.
+    const paused = [...this.#origins.values()].filter((f) => f === forwarded || f.origin === asked).map((f) => f.silence.pause());
+    try {
+      return await answer;
+    } finally {
+      for (const resume of paused) resume();
     }
-    // A 2026 client cannot be sent a request: the question goes back in an input_required result instead.
-    const held = this.#options.era === 'modern' && related ? this.#held.ask(related, outbound) : undefined;
-    if (held) return held;
-    if (related) return related.mcpReq.send(outbound, passthrough, { signal, timeout: RELAY_TIMEOUT_MS });
-    const downstream = this.#options.downstream;
-    if (downstream) return downstream.request(outbound, signal);
-    throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `No downstream client to relay ${request.method} to`);
+  }
+
+  /**
+   * The call a request of the upstream's goes with when it does not say: the most recent in flight, unless calls
+   * of different clients are outstanding (see #relayRequest).
+   */
+  #guessOrigin(method: string): ServerContext | undefined {
+    const { calls, callers } = this.#outstanding();
+    if (callers > 1) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InternalError,
+        `Cannot relay ${method}: Airlock cannot tell which of the ${calls} calls in flight on upstream "${this.name}" it belongs to (they are different clients'); send it on the response stream of the call it belongs to`,
+      );
+    }
+    return this.#inflight.at(-1);
   }
 
   /** The upstream calls outstanding here (forwarded now, or held for their client to come back) and whose they are. */
