@@ -56,23 +56,24 @@ describe.each(['stdio', 'http'] as const)('an upstream over %s with a 1 s timeou
   });
 
   describe('when a 2025 session\'s human answers the elicitation after the timeout', () => {
-    it('gets the upstream\'s result', async () => {
+    /** A 2025 client whose human answers each elicitation HUMAN_PAUSE_MS later, on the faked clock. */
+    const slowHuman = async () => {
       const client = await connect({ capabilities: { elicitation: { form: {} } } });
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       client.setRequestHandler('elicitation/create', async () => {
         await vi.advanceTimersByTimeAsync(HUMAN_PAUSE_MS);
         return ACCEPTED;
       });
+      return client;
+    };
+
+    it('gets the upstream\'s result', async () => {
+      const client = await slowHuman();
       expect(textOf(await rawCall(client, 'test__elicit', { message: 'Proceed?' }))).toBe(ELICITED);
     });
 
     it('still times out, with the usual message, when the upstream is silent after the answer', async () => {
-      const client = await connect({ capabilities: { elicitation: { form: {} } } });
-      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-      client.setRequestHandler('elicitation/create', async () => {
-        await vi.advanceTimersByTimeAsync(HUMAN_PAUSE_MS);
-        return ACCEPTED;
-      });
+      const client = await slowHuman();
       await expectTimeoutAfterAnswer((onprogress) => rawCall(client, 'test__elicit', { message: 'Proceed?', then: 'wait_for_cancel' }, { onprogress }));
     });
   });
