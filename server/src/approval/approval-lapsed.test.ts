@@ -46,6 +46,29 @@ describe.each(TEST_DIALECTS)('an approval whose time is up before its expiry job
   const auditKinds = async (id: string) =>
     (await database.db.query<{ kind: string }>(`SELECT kind FROM audit_events WHERE approval_id = $1 ORDER BY seq`, [id])).map((row) => row.kind);
 
+  describe('when the last call waiting on it leaves at or after expires_at', () => {
+    // What the approval stage does when the agent cancels or disconnects.
+    const leaveAfter = async (text: string, elapsedMs: number) => {
+      const { approval } = await service.request(call(text));
+      clock.advance(elapsedMs);
+      await service.leave(approval.id, 'the agent cancelled the call');
+      return { approval: await service.get(approval.id), kinds: await auditKinds(approval.id) };
+    };
+
+    it('applies on_timeout instead of cancelling: the rule decided it when its time was up', async () => {
+      const { approval, kinds } = await leaveAfter('left late', TIMEOUT);
+      expect(approval).toMatchObject({ status: 'expired', decidedBy: 'system' });
+      expect(kinds).toEqual(['approval_requested', 'expired']);
+      expect(events).toEqual(['created:pending', 'decided:expired']);
+    });
+
+    it('still cancels before expires_at', async () => {
+      const { approval, kinds } = await leaveAfter('left early', TIMEOUT - 1);
+      expect(approval).toMatchObject({ status: 'cancelled', reason: 'the agent cancelled the call' });
+      expect(kinds).toEqual(['approval_requested', 'cancelled']);
+    });
+  });
+
   describe('when a human decides at or after expires_at', () => {
     it('expires a held call’s approval instead of approving it, tells the decider, and the retry does not run', async () => {
       const waiting = new AbortController();

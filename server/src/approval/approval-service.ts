@@ -484,14 +484,17 @@ export class ApprovalService implements ApprovalDesk {
    */
   async leave(id: string, reason: string): Promise<void> {
     const now = new Date(this.#clock.now());
-    const cancelled = await this.#db.transaction(async (tx) => {
+    const event = await this.#db.transaction(async (tx): Promise<ApprovalEvent | undefined> => {
       if ((await store.leave(tx, id)) !== 'last') return undefined;
+      // Past its time (the expiry job is late), the rule's on_timeout has already decided it: that, not a cancel.
+      const approval = await store.getApproval(tx, id, true);
+      if (approval && isOpen(approval.status) && Date.parse(approval.expiresAt) <= now.getTime()) return this.#expireLocked(tx, approval, now);
       const closed = await store.closeApproval(tx, id, { status: 'cancelled', by: 'system', via: 'system', reason, at: now });
-      if (closed) await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'cancelled', actor: 'system', via: 'system', reason, occurredAt: now });
-      if (closed) await this.#withJobs(tx, { type: 'decided', approval: closed });
-      return closed;
+      if (!closed) return undefined;
+      await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'cancelled', actor: 'system', via: 'system', reason, occurredAt: now });
+      return this.#withJobs(tx, { type: 'decided', approval: closed });
     });
-    if (cancelled) this.#publish({ type: 'decided', approval: cancelled });
+    if (event) this.#publish(event);
   }
 
   recordExecution(id: string, outcome: { ok: boolean; upstreamStatus: string; durationMs: number }): Promise<void> {
