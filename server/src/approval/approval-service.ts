@@ -23,7 +23,7 @@ import type { ApprovalSpec, Caller } from '../policy/index.js';
 import type { ToolAnnotations } from '../route/tool-annotations.js';
 import { canonicalJson, hashJson, sha256Hex, type JsonObject } from '../util/canonical-json.js';
 import type { Clock } from '../util/clock.js';
-import { formatDuration } from '../util/duration.js';
+import { formatDuration, MAX_TIMER_MS } from '../util/duration.js';
 import type {
   Actor,
   Approval,
@@ -319,7 +319,7 @@ export class ApprovalService implements ApprovalDesk {
       const approval = await store.getApproval(tx, id, true);
       if (!approval) return { ok: false, code: 'NOT_FOUND', message: `No approval "${id}"` };
       if (!isOpen(approval.status)) return alreadyDecided(approval);
-      if (Date.parse(approval.expiresAt) <= now.getTime()) {
+      if (lapsed(approval, now)) {
         // Its time is up and the expiry job is late (Redis away, a busy queue): the rule's on_timeout applies now,
         // as the job would have applied it, whoever is asking; a decision after the deadline never wins.
         const event = await this.#expireLocked(tx, approval, now);
@@ -488,7 +488,7 @@ export class ApprovalService implements ApprovalDesk {
       if ((await store.leave(tx, id)) !== 'last') return undefined;
       // Past its time (the expiry job is late), the rule's on_timeout has already decided it: that, not a cancel.
       const approval = await store.getApproval(tx, id, true);
-      if (approval && isOpen(approval.status) && Date.parse(approval.expiresAt) <= now.getTime()) return this.#expireLocked(tx, approval, now);
+      if (approval && isOpen(approval.status) && lapsed(approval, now)) return this.#expireLocked(tx, approval, now);
       const closed = await store.closeApproval(tx, id, { status: 'cancelled', by: 'system', via: 'system', reason, at: now });
       if (!closed) return undefined;
       await this.#audit.appendInTransaction(tx, { ...this.#auditBase(closed), kind: 'cancelled', actor: 'system', via: 'system', reason, occurredAt: now });
@@ -606,7 +606,7 @@ export class ApprovalService implements ApprovalDesk {
         clearTimeout(this.#expiryTimer);
         this.#expiryAt = undefined;
         if (!next || this.#closed) return;
-        const delay = Math.max(0, Math.min(next.getTime() - this.#clock.now(), 2 ** 31 - 1));
+        const delay = Math.max(0, Math.min(next.getTime() - this.#clock.now(), MAX_TIMER_MS));
         this.#expiryAt = this.#clock.now() + delay;
         this.#expiryTimer = setTimeout(() => {
           this.#expiryAt = undefined;
@@ -712,6 +712,11 @@ export class ApprovalService implements ApprovalDesk {
 
 /** A decision's outcome and, when it changed something, the event to publish after the commit. */
 type DecisionOutcome = DecideOutcome & { event?: ApprovalEvent };
+
+/** Whether an approval's time is up at `now`, whether or not its expiry job has run. */
+function lapsed(approval: Approval, now: Date): boolean {
+  return Date.parse(approval.expiresAt) <= now.getTime();
+}
 
 /** The answer to a decision that came at or after the approval's deadline, which has just applied its on_timeout. */
 function expiredFirst(approval: Approval): DecideOutcome {

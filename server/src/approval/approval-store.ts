@@ -290,7 +290,6 @@ export async function recordExecution(
   return rows[0] && toApproval(rows[0]);
 }
 
-/** Of these approvals, the ones no longer pending. */
 /**
  * Those of `ids` that are decided. An abandoned approval is still open: the instance that held its call stopped,
  * but a call joined to it from another instance still waits for a decision.

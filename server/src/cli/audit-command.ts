@@ -10,7 +10,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
 import { writeAuditExport, type ExportSince, type TextSink } from '../audit/export.js';
 import { verifyAuditExport, verifyAuditLog, type VerifyResult } from '../audit/verify.js';
-import { type CliIo, CONFIG_OPTION, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
+import { type CliIo, CONFIG_OPTION, DATABASE_USAGE, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
 import type { Db } from '../db/db.js';
 import { sqlState } from '../db/storage-error.js';
 
@@ -26,8 +26,7 @@ const USAGE = `usage:
       reordered row. Exit 0 valid, 1 invalid.
   airlock audit export --format jsonl [--since ISO-TIME|SEQ] [--output FILE] [--config airlock.config.json]
       Writes verifiable rows (seq, prev_hash, hash, canonical event), from --since to the end.
-  The database is the one serve uses with that config file: its database section, overridden by DATABASE_URL
-  (PostgreSQL) or AIRLOCK_DATA_DIR (embedded); without --config, those variables or ./.airlock.`;
+${DATABASE_USAGE}`;
 
 export async function runAuditCommand(argv: string[], io: CliIo, deps: AuditCommandDeps = {}): Promise<number> {
   return runSubcommands(

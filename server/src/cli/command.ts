@@ -19,6 +19,10 @@ export class UsageError extends Error {}
 /** `--config <file>`, for the commands that open the database: they find it as `airlock serve --config <file>` does. */
 export const CONFIG_OPTION = { config: { type: 'string' } } as const;
 
+/** How the commands with CONFIG_OPTION find the database, for their usage texts. */
+export const DATABASE_USAGE = `  The database is the one serve uses with that config file: its database section, overridden by DATABASE_URL
+  (PostgreSQL) or AIRLOCK_DATA_DIR (embedded); without --config, those variables or ./.airlock.`;
+
 export interface DbChoice {
   /** The config file (--config) whose `database` section names the database; the environment overrides it. */
   config?: string | undefined;

@@ -6,7 +6,7 @@
 import { asAirlockError } from '../errors/airlock-error.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
-import { type CliIo, CONFIG_OPTION, openCommandDb, parseCommandLine } from './command.js';
+import { type CliIo, CONFIG_OPTION, DATABASE_USAGE, openCommandDb, parseCommandLine } from './command.js';
 
 
 export interface MigrateCommandDeps {
@@ -17,9 +17,8 @@ export interface MigrateCommandDeps {
 }
 
 const USAGE = `usage: airlock migrate [--config airlock.config.json]
-  Applies pending migrations to the database serve uses with that config file: its database section, overridden
-  by DATABASE_URL (PostgreSQL) or AIRLOCK_DATA_DIR (embedded); without --config, those variables or ./.airlock.
-  Safe to run from several processes at once.`;
+  Applies pending migrations. Safe to run from several processes at once.
+${DATABASE_USAGE}`;
 
 export async function runMigrateCommand(argv: string[], io: CliIo, deps: MigrateCommandDeps = {}): Promise<number> {
   let config: string | undefined;

@@ -15,7 +15,7 @@ import { createLimitStore } from '../limits/create-limit-store.js';
 import { createLogger } from '../log/logger.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { systemClock } from '../util/clock.js';
-import { parseCommandLine, type CliIo } from './command.js';
+import { CONFIG_OPTION, parseCommandLine, type CliIo } from './command.js';
 
 /**
  * `airlock serve`: the composition of everything a running gateway has — storage, policy, limits, approvals,
@@ -23,7 +23,7 @@ import { parseCommandLine, type CliIo } from './command.js';
  * closes sessions and upstreams, and flushes the audit log before exiting.
  */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseCommandLine(argv, { config: { type: 'string' } });
+  const { values } = parseCommandLine(argv, CONFIG_OPTION);
   const config = await loadConfigFile(values.config ?? 'airlock.config.json');
   let slackSettings;
   try {

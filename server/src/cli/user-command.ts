@@ -10,7 +10,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { hashPassword, MIN_PASSWORD_LENGTH } from '../console/passwords.js';
 import { isRole, ROLES } from '../console/roles.js';
 import { checkUsername, createUser, listUsers } from '../console/users.js';
-import { type CliIo, CONFIG_OPTION, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
+import { type CliIo, CONFIG_OPTION, DATABASE_USAGE, parseCommandLine, runSubcommands, UsageError, withDb } from './command.js';
 import type { Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
 import { AirlockError, asAirlockError } from '../errors/airlock-error.js';
@@ -29,8 +29,7 @@ const USAGE = `usage:
       Creates a console user. Policies name them as web:<username>. Without --password-stdin a password is
       generated and printed once. viewer reads; approver also decides; admin also manages the console.
   airlock user list [--config airlock.config.json]
-  The database is the one serve uses with that config file: its database section, overridden by DATABASE_URL
-  (PostgreSQL) or AIRLOCK_DATA_DIR (embedded); without --config, those variables or ./.airlock.`;
+${DATABASE_USAGE}`;
 
 export async function runUserCommand(argv: string[], io: CliIo, deps: UserCommandDeps = {}): Promise<number> {
   return runSubcommands(

@@ -4,12 +4,9 @@
  * being one of several instances, so it is resolved here once and handed to each; none of them reads the
  * environment itself. Blank counts as unset; unset keeps every one of them in this process.
  */
+import { nonBlank } from '../util/non-blank.js';
 import type { Config } from './schema.js';
 
 export function resolveRedisUrl(config: Pick<Config, 'redis'>, env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
   return nonBlank(env.REDIS_URL) ?? nonBlank(config.redis?.url);
-}
-
-function nonBlank(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
 }

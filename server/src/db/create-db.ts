@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 
+import { nonBlank } from '../util/non-blank.js';
 import type { Db } from './db.js';
 import { openPgliteDb } from './pglite-db.js';
 import { PostgresDb } from './postgres-db.js';
@@ -22,9 +23,9 @@ export type StorageTarget = { kind: 'postgres'; connectionString: string } | { k
 /** Environment first, then config, then the default directory (relative to the working directory). */
 export function resolveStorageTarget(options: CreateDbOptions = {}): StorageTarget {
   const env = options.env ?? process.env;
-  const connectionString = nonEmpty(env.DATABASE_URL) ?? nonEmpty(options.database?.url);
+  const connectionString = nonBlank(env.DATABASE_URL) ?? nonBlank(options.database?.url);
   if (connectionString) return { kind: 'postgres', connectionString };
-  return { kind: 'pglite', dataDir: resolve(nonEmpty(env.AIRLOCK_DATA_DIR) ?? nonEmpty(options.database?.dataDir) ?? DEFAULT_DATA_DIR) };
+  return { kind: 'pglite', dataDir: resolve(nonBlank(env.AIRLOCK_DATA_DIR) ?? nonBlank(options.database?.dataDir) ?? DEFAULT_DATA_DIR) };
 }
 
 /**
@@ -42,8 +43,4 @@ export async function createDb(options: CreateDbOptions = {}): Promise<Db> {
     await db.close();
     throw error;
   }
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
 }

@@ -3,22 +3,21 @@
  * of sleeping through a backoff or a Slack `Retry-After`.
  */
 import type { Clock } from '../util/clock.js';
+import { MAX_TIMER_MS } from '../util/duration.js';
 
 export interface Scheduler extends Clock {
   /** Calls `fire` once `now()` reaches `at`; the returned function cancels it. */
   setTimer(at: number, fire: () => void): () => void;
 }
 
-/** setTimeout caps a delay at 2^31−1 ms (about 24.8 days); longer waits re-arm. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-
+/** setTimeout caps a delay at MAX_TIMER_MS (about 24.8 days); longer waits re-arm. */
 export const systemScheduler: Scheduler = {
   now: () => Date.now(),
   setTimer(at, fire) {
     let handle: NodeJS.Timeout;
     const arm = () => {
       const delay = at - Date.now();
-      handle = setTimeout(delay > MAX_TIMEOUT_MS ? arm : fire, Math.min(Math.max(delay, 0), MAX_TIMEOUT_MS));
+      handle = setTimeout(delay > MAX_TIMER_MS ? arm : fire, Math.min(Math.max(delay, 0), MAX_TIMER_MS));
       // A pending retry must not keep a finished process alive; the gateway's server does that while it runs.
       handle.unref();
     };
